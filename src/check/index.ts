@@ -1,0 +1,26 @@
+import type { CheckContext, Finding, Severity } from './finding.ts';
+import { etcdRules } from './rules/etcd.ts';
+import { identityRules } from './rules/identity.ts';
+import { networkRules } from './rules/network.ts';
+import { platformRules } from './rules/platform.ts';
+import { storageRules } from './rules/storage.ts';
+import { versionRules } from './rules/versions.ts';
+
+const RULES = [identityRules, etcdRules, networkRules, platformRules, versionRules, storageRules];
+const ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+export interface CheckReport {
+  readonly ok: boolean;
+  readonly errors: number;
+  readonly warnings: number;
+  readonly findings: readonly Finding[];
+}
+
+/** Every rule over the cluster; pure. Errors first, then warnings, then notes. */
+export function checkCluster(ctx: CheckContext): CheckReport {
+  const findings = RULES.flatMap((rule) => rule(ctx)).sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  return { ok: errors === 0, errors, warnings: findings.filter((f) => f.severity === 'warning').length, findings };
+}
+
+export type { Finding, Severity, CheckContext } from './finding.ts';

@@ -1,0 +1,63 @@
+import type { Cluster, ResolvedNode } from '../../config/resolve.ts';
+import { count, nodePath, type Finding, type Rule } from '../finding.ts';
+
+/** The nodes that run an etcd member, by topology. */
+export function etcdMembers(cluster: Cluster): ResolvedNode[] {
+  const external = cluster.config.cluster.etcd.topology === 'external';
+  return cluster.nodes.filter((n) =>
+    external ? n.config.role === 'etcd' : n.config.role === 'control-plane' || (n.config.role === 'worker' && n.config.etcd));
+}
+
+/** etcd FAQ: a cluster of N members needs floor(N/2)+1 to agree, so it survives floor((N-1)/2) failures. */
+export const failuresTolerated = (members: number): number => (members < 1 ? 0 : Math.floor((members - 1) / 2));
+
+const ADD_MEMBER_HINT =
+  'Give a worker `etcd: true` (an etcd member for quorum, no API server) or add a third control plane: three members survive one failure.';
+
+export const etcdRules: Rule = ({ cluster }) => {
+  const out: Finding[] = [];
+  const topology = cluster.config.cluster.etcd.topology;
+  const controlPlanes = cluster.nodes.filter((n) => n.config.role === 'control-plane');
+  if (controlPlanes.length === 0) {
+    out.push({ id: 'no-control-plane', severity: 'error', message: 'No node has role "control-plane": nothing would run the API server.',
+      hint: 'Set role: "control-plane" on one or more nodes (three for HA).', paths: ['nodes'] });
+  }
+  for (const n of cluster.nodes) {
+    if (n.config.role === 'etcd' && topology === 'stacked') {
+      out.push({ id: 'etcd-role-topology', severity: 'error', message: `${n.config.hostname} has role "etcd", but the etcd topology is "stacked".`,
+        hint: 'Set cluster.etcd.topology: "external" for dedicated etcd nodes, or give the node role "worker" with etcd: true.', paths: [nodePath(n, 'role'), 'cluster.etcd.topology'] });
+    }
+    if (n.config.etcd && n.config.role !== 'worker') {
+      out.push({ id: 'etcd-flag-role', severity: 'error', message: `${n.config.hostname}: etcd: true is for workers; a ${n.config.role} node ${n.config.role === 'etcd' ? 'is already a member' : 'already runs a stacked member'}.`,
+        hint: 'Remove etcd: true from this node.', paths: [nodePath(n, 'etcd')] });
+    }
+    if (n.config.etcd && n.config.role === 'worker' && topology === 'external') {
+      out.push({ id: 'etcd-flag-role', severity: 'error', message: `${n.config.hostname}: etcd: true adds a stacked member, but the etcd topology is "external".`,
+        hint: 'Use a node with role "etcd" for an external member.', paths: [nodePath(n, 'etcd')] });
+    }
+  }
+  const members = etcdMembers(cluster);
+  const names = members.map((m) => m.config.hostname).join(', ');
+  const tolerated = failuresTolerated(members.length);
+  const summary = `etcd (${topology}) has ${count(members.length, 'member')}${members.length ? ` (${names})` : ''} and survives ${count(tolerated, 'failure')}`;
+  if (members.length === 0) {
+    if (topology === 'external') {
+      out.push({ id: 'etcd-quorum', severity: 'error', message: 'The etcd topology is "external" but no node has role "etcd".',
+        hint: 'Add three nodes with role "etcd".', paths: ['cluster.etcd.topology'] });
+    }
+  } else if (members.length === 2) {
+    out.push({ id: 'etcd-quorum', severity: 'error',
+      message: `${summary}: a majority of 2 is 2, so losing either node stops the API server. Two control planes are less available than one.`,
+      hint: ADD_MEMBER_HINT, paths: members.map((m) => nodePath(m)) });
+  } else if (members.length === 1) {
+    out.push({ id: 'etcd-quorum', severity: 'warning', message: `${summary}: the cluster is not highly available.`, hint: ADD_MEMBER_HINT,
+      paths: members.map((m) => nodePath(m)) });
+  } else if (members.length % 2 === 0) {
+    out.push({ id: 'etcd-quorum', severity: 'warning',
+      message: `${summary}, no more than ${members.length - 1} members would; the extra member adds load and one more way to lose quorum.`,
+      hint: 'Use an odd number of etcd members.', paths: members.map((m) => nodePath(m)) });
+  } else {
+    out.push({ id: 'etcd-quorum', severity: 'info', message: `${summary}.`, paths: [] });
+  }
+  return out;
+};

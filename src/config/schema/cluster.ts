@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { Addons } from './addons.ts';
+import { Cidr, DnsName, Hostname, Ip, KubeVersion, Version } from './primitives.ts';
+
+/** The cluster as kubeadm sees it. */
+export const Cluster = z.strictObject({
+  /** Cluster name (kubeadm ClusterConfiguration.clusterName). */
+  name: Hostname,
+  /** Kubernetes release installed on every node, e.g. 1.33.2. */
+  kubernetesVersion: KubeVersion,
+  /** Pod network (kubeadm networking.podSubnet); must not overlap the LAN or the service network. @default "10.244.0.0/16" */
+  podCidr: Cidr.default('10.244.0.0/16'),
+  /** Service network (kubeadm networking.serviceSubnet). @default "10.96.0.0/12" */
+  serviceCidr: Cidr.default('10.96.0.0/12'),
+  /** Cluster DNS domain. @default "cluster.local" */
+  dnsDomain: DnsName.default('cluster.local'),
+  /** The address every node and client reaches the API servers at. */
+  controlPlaneEndpoint: z.strictObject({
+    /** Virtual IP held by one control-plane node at a time; on the nodes' LAN. */
+    vip: Ip,
+    /** Port clients use. With HAProxy on the control planes this is HAProxy's port (8443), since the API server holds 6443. @default 6443 */
+    port: z.number().int().min(1).max(65535).default(6443),
+    /** DNS name for the VIP, added to the API server certificate and /etc/hosts. */
+    dnsName: DnsName.optional(),
+    /** What holds the VIP: keepalived, keepalived with HAProxy balancing, or kube-vip. @default "keepalived" */
+    provider: z.enum(['keepalived', 'keepalived+haproxy', 'kube-vip']).default('keepalived'),
+    /** VRRP virtual_router_id, the same on all control planes and unique on the LAN. @default 51 */
+    virtualRouterId: z.number().int().min(1).max(255).default(51),
+  }),
+  /** Pod network plugin. */
+  cni: z.strictObject({
+    /** Plugin. */
+    plugin: z.enum(['cilium', 'calico']),
+    /** Plugin release, e.g. 1.17.4; checked against the Kubernetes version. */
+    version: Version.optional(),
+    /** Cilium only: replace kube-proxy (required for Cilium's Gateway API). @default false */
+    kubeProxyReplacement: z.boolean().default(false),
+  }),
+  /** Container runtime. */
+  runtime: z.strictObject({
+    /** Runtime: containerd or cri-o. "docker" is refused: Kubernetes removed dockershim in 1.24. @default "containerd" */
+    name: z.enum(['containerd', 'cri-o', 'docker']).default('containerd'),
+    /** Runtime release line, e.g. 2.1; checked against the Kubernetes version. */
+    version: Version.optional(),
+  }).prefault({}),
+  /** etcd topology. */
+  etcd: z.strictObject({
+    /** "stacked": a member on each control plane (and workers with etcd: true); "external": on nodes with role "etcd". @default "stacked" */
+    topology: z.enum(['stacked', 'external']).default('stacked'),
+  }).prefault({}),
+  /** Control-plane nodes also run workloads (their NoSchedule taint is removed). @default false */
+  schedulableControlPlanes: z.boolean().default(false),
+  /** Add-ons installed once the cluster is up. @default {} */
+  addons: Addons.prefault({}),
+});
+
+

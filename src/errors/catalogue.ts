@@ -1,0 +1,138 @@
+/**
+ * Every error imgforge reports, in one place. Library code throws these; only the CLI prints
+ * them and turns their category into an exit code (see exitCodes).
+ */
+
+/** What kind of failure it is; decides the exit code. */
+export type Category =
+  | 'findings' // the cluster described has errors (imgforge check)
+  | 'input' // the config, a profile or a flag is wrong
+  | 'unsupported' // asked for something imgforge cannot do
+  | 'environment' // the host lacks something (Node version, a tool)
+  | 'dependency' // an external tool ran and failed
+  | 'io' // reading or writing a file failed
+  | 'assembly' // an image could not be put together
+  | 'bug'; // imgforge itself is wrong
+
+/** Stable exit codes, after Talos's table (pkg/machinery/constants: 2 invalid input, 3 unsupported …). */
+export const exitCodes: Readonly<Record<Category, number>> = {
+  findings: 1,
+  input: 2,
+  unsupported: 3,
+  environment: 4,
+  dependency: 5,
+  io: 6,
+  assembly: 7,
+  bug: 70, // sysexits.h EX_SOFTWARE
+};
+
+export interface Entry<A> {
+  readonly category: Category;
+  readonly title: string;
+  readonly message: (args: A) => string;
+  readonly hint?: (args: A) => string;
+}
+
+const entry = <A>(e: Entry<A>): Entry<A> => e;
+
+export const catalogue = {
+  ConfigNotFound: entry<{ path: string }>({
+    category: 'input',
+    title: 'Config file not found',
+    message: (a) => `There is no config file at ${a.path}.`,
+    hint: () => 'Create images.config.ts (see examples/) or pass --config <file>.',
+  }),
+  ConfigExtension: entry<{ path: string }>({
+    category: 'input',
+    title: 'Unsupported config file type',
+    message: (a) => `${a.path} is not a .ts, .mts, .js, .mjs, .json, .yaml or .yml file.`,
+    hint: () => 'Rename the config to one of those extensions.',
+  }),
+  ConfigSyntax: entry<{ path: string; detail: string }>({
+    category: 'input',
+    title: 'The config file could not be read',
+    message: (a) => `${a.path}: ${a.detail}`,
+    hint: () =>
+      'TypeScript configs run without a bundler: use erasable syntax only (no enum, namespace or parameter properties) and write imports with their .ts extension.',
+  }),
+  ConfigNoExport: entry<{ path: string }>({
+    category: 'input',
+    title: 'The config file exports nothing',
+    message: (a) => `${a.path} has no default export.`,
+    hint: () => 'End the file with `export default defineConfig({ ... })`.',
+  }),
+  ConfigInvalid: entry<{ path: string; count: number }>({
+    category: 'input',
+    title: 'The config is invalid',
+    message: (a) => `${a.path} has ${a.count} problem${a.count === 1 ? '' : 's'}:`,
+    hint: () => 'Each line names the field as a dotted path; your editor shows the same errors in images.config.ts.',
+  }),
+  ProfileInvalid: entry<{ path: string; count: number }>({
+    category: 'input',
+    title: 'A board profile is invalid',
+    message: (a) => `${a.path} has ${a.count} problem${a.count === 1 ? '' : 's'}:`,
+    hint: () => 'Profiles are checked against profiles/profile.schema.json; editors with the YAML language server show the errors inline.',
+  }),
+  ProfileExtends: entry<{ chain: string; reason: string }>({
+    category: 'input',
+    title: 'A board profile extends something it cannot',
+    message: (a) => `${a.chain}: ${a.reason}`,
+    hint: () => '`extends` names another profile by its name; chains must not loop.',
+  }),
+  UnknownTarget: entry<{ target: string; known: string }>({
+    category: 'input',
+    title: 'Unknown target',
+    message: (a) => `"${a.target}" is neither a node hostname nor a board profile used by the config.`,
+    hint: (a) => `Targets: ${a.known}.`,
+  }),
+  OutputNotEmpty: entry<{ path: string }>({
+    category: 'input',
+    title: 'The output folder holds other files',
+    message: (a) => `${a.path} exists and holds files imgforge did not write; it will not replace them.`,
+    hint: () => 'Pass --out with an empty or new folder, or one imgforge wrote before.',
+  }),
+  Findings: entry<{ errors: number }>({
+    category: 'findings',
+    title: 'The cluster has errors',
+    message: (a) => `imgforge check found ${a.errors} error${a.errors === 1 ? '' : 's'} in the cluster described.`,
+    hint: () => 'Run `imgforge check` to see them with hints; --force renders anyway.',
+  }),
+  BadFlag: entry<{ detail: string }>({
+    category: 'input',
+    title: 'Invalid command line',
+    message: (a) => a.detail,
+    hint: () => 'Run `imgforge --help` or `imgforge <command> --help`.',
+  }),
+  NodeTooOld: entry<{ version: string }>({
+    category: 'environment',
+    title: 'Node.js is too old',
+    message: (a) => `Node ${a.version} cannot load TypeScript files natively.`,
+    hint: () => 'Install Node 22.18 or newer (24 LTS preferred); `npm install node@24` provides it without root.',
+  }),
+  TemplateFailed: entry<{ template: string; detail: string }>({
+    category: 'bug',
+    title: 'A template failed to render',
+    message: (a) => `${a.template}: ${a.detail}`,
+    hint: () => 'Templates ship with imgforge; this is a bug. Please report it with `imgforge plan --json` output.',
+  }),
+  RenderedInvalid: entry<{ node: string; file: string; detail: string }>({
+    category: 'bug',
+    title: 'A rendered seed file is not valid',
+    message: (a) => `${a.node}/${a.file}: ${a.detail}`,
+    hint: () => 'The templates produced a file cloud-init would reject; this is a bug. Please report it.',
+  }),
+  WriteFailed: entry<{ path: string; detail: string }>({
+    category: 'io',
+    title: 'Could not write output',
+    message: (a) => `${a.path}: ${a.detail}`,
+    hint: () => 'Nothing was left under the final name; check the folder exists and is writable.',
+  }),
+  ReadFailed: entry<{ path: string; detail: string }>({
+    category: 'io',
+    title: 'Could not read a file',
+    message: (a) => `${a.path}: ${a.detail}`,
+  }),
+} as const;
+
+export type Code = keyof typeof catalogue;
+export type ArgsOf<K extends Code> = (typeof catalogue)[K] extends Entry<infer A> ? A : never;

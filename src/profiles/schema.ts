@@ -1,0 +1,174 @@
+import { z } from 'zod';
+import { Layout, LayoutPatch } from '../config/schema/layout.ts';
+import { AbsolutePath } from '../config/schema/primitives.ts';
+
+export const Arch = z.enum(['amd64', 'arm64']);
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
+const Url = z.url({ protocol: /^(https?|file)$/ });
+
+/** Where a partition of the base image is found: by filesystem label, GPT partition label or type GUID. */
+const PartitionMatch = z.strictObject({
+  /** Filesystem label (blkid LABEL), e.g. cloudimg-rootfs. */
+  label: z.string().optional(),
+  /** GPT partition name (PARTLABEL). */
+  partlabel: z.string().optional(),
+  /** GPT partition type GUID (UEFI spec 2.10 §5.3.3) or MBR type byte as "0x83". */
+  type: z.string().regex(/^([0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}|0x[0-9a-f]{2})$/, 'must be an upper-case GPT type GUID or an MBR type like 0x83').optional(),
+  /** Filesystem the partition holds. */
+  fs: z.enum(['ext4', 'ext2', 'vfat', 'none']),
+});
+
+/** A published image to download. */
+const Download = z.strictObject({
+  /** Image URL (https or file). */
+  url: Url,
+  /** Pinned SHA-256 of the downloaded file. */
+  sha256: Sha256.optional(),
+  /** URL of the publisher's SHA256SUMS (lines "<hash> *<name>"), used when no sha256 is pinned. */
+  sha256sums: Url.optional(),
+  /** Container and compression of the file as published. */
+  format: z.enum(['raw', 'qcow2', 'raw.xz', 'raw.zst', 'raw.gz']),
+  /** Why no checksum is published, when neither sha256 nor sha256sums can be given; builds then need a pinned hash or --allow-unverified. */
+  unverifiedReason: z.string().optional(),
+});
+
+/** A base built from distribution packages with mmdebstrap. */
+const Bootstrap = z.strictObject({
+  /** Suite, e.g. bookworm or noble. */
+  suite: z.string(),
+  /** Package mirror URL. */
+  mirror: Url,
+  /** Packages beyond the minimal base: kernel, cloud-init, bootloader. */
+  packages: z.array(z.string()).default([]),
+});
+
+export const Base = z.strictObject({
+  /** Download a published image. */
+  download: Download.optional(),
+  /** Build the base from packages instead. */
+  bootstrap: Bootstrap.optional(),
+  /** Operating system of the base. */
+  os: z.strictObject({
+    /** Distribution id as in /etc/os-release ID. */
+    id: z.enum(['ubuntu', 'debian']),
+    /** Release as in VERSION_ID, e.g. "24.04". */
+    version: z.string(),
+  }),
+  /** Architecture of the base image's userland and kernel. */
+  arch: Arch,
+  /** Partition table of the base image. */
+  table: z.enum(['gpt', 'mbr']),
+  /** The base's partitions that imgforge needs to find, by role. Never found by number. */
+  partitions: z.strictObject({
+    /** The root filesystem. */
+    root: PartitionMatch,
+    /** A separate /boot, when the base has one. */
+    boot: PartitionMatch.optional(),
+    /** The EFI system partition, when the base boots by UEFI. */
+    esp: PartitionMatch.optional(),
+    /** The GRUB BIOS boot partition, when the base also boots legacy BIOS. */
+    biosBoot: PartitionMatch.optional(),
+  }),
+  /** Edits the base needs before cloud-init can run it, applied without mounting. */
+  quirks: z.strictObject({
+    /** Files deleted from the root filesystem. */
+    removeFiles: z.array(AbsolutePath).default([]),
+    /** Why, for the plan and the reader. */
+    notes: z.array(z.string()).default([]),
+  }).prefault({}),
+});
+
+/** How the board starts. */
+export const Boot = z.strictObject({
+  /** Firmware that loads the OS: "uefi", "bios", or "u-boot" for SBCs. */
+  firmware: z.array(z.enum(['uefi', 'bios', 'u-boot'])).min(1),
+  /** Bootloader blobs written at raw byte offsets of the disk (not inside a partition). */
+  blobs: z.array(z.strictObject({
+    /** File name, resolved from the base image or the profile's folder. */
+    file: z.string(),
+    /** Byte offset on the disk. */
+    offsetBytes: z.number().int().nonnegative(),
+  })).default([]),
+  /** Copy the base image's bytes between the partition table and the first partition (where boards without SPI flash keep U-Boot). @default false */
+  keepBootArea: z.boolean().default(false),
+  /** First sector a partition may start at (512-byte sectors); keeps the bootloader area free. */
+  firstSector: z.number().int().min(34).default(2048),
+  /** Serial console as the kernel takes it, e.g. ttyS2,1500000n8. */
+  console: z.string(),
+  /** Device tree file, for boards that boot with one. */
+  deviceTree: z.string().optional(),
+  /** Extra kernel arguments. */
+  kernelArgs: z.array(z.string()).default([]),
+  /** What a user must know to boot this board, shown by `imgforge profiles`. */
+  notes: z.array(z.string()).default([]),
+});
+
+/** The disk the image is written to, unless a node says otherwise. */
+export const Disk = z.strictObject({
+  /** Device path on the running node, e.g. /dev/sda or /dev/disk/by-id/... */
+  device: AbsolutePath,
+  /** Kind of medium; USB and SD media wear fast and are refused for etcd by a warning. */
+  media: z.enum(['ssd', 'nvme', 'hdd', 'emmc', 'sd', 'usb']),
+});
+
+/** OS settings for the board's hardware. */
+export const Tuning = z.strictObject({
+  /** journald Storage=: "volatile" keeps logs in RAM (for USB/SD media). @default "persistent" */
+  journal: z.enum(['persistent', 'volatile']).default('persistent'),
+  /** journald size cap (SystemMaxUse= or RuntimeMaxUse=), e.g. 200M. */
+  journalMaxUse: z.string().regex(/^\d+[KMG]$/, 'must be a size like 200M').default('200M'),
+  /** Mount root with noatime to spare flash writes. @default false */
+  noatime: z.boolean().default(false),
+  /** Enable the weekly fstrim.timer. @default true */
+  fstrim: z.boolean().default(true),
+  /** Kernel modules loaded at boot on top of what Kubernetes needs. @default [] */
+  modules: z.array(z.string().regex(/^[a-z0-9_-]+$/)).default([]),
+  /** sysctls set on top of what Kubernetes needs. @default {} */
+  sysctls: z.record(z.string().regex(/^[a-z0-9_.-]+$/), z.union([z.string(), z.number()])).default({}),
+  /** Services the board image ships that must not run on a Kubernetes node (e.g. zram swap). @default [] */
+  disableUnits: z.array(z.string()).default([]),
+});
+
+/** A board profile, as written in profiles/<name>.yaml. */
+export const Profile = z.strictObject({
+  /** JSON Schema reference for editors. */
+  $schema: z.string().optional(),
+  /** Profile name; equals the file name. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+  /** Profile this one starts from: objects merge key by key, arrays and scalars replace. */
+  extends: z.string().optional(),
+  /** One line for `imgforge profiles`. */
+  title: z.string(),
+  /** CPU architecture of the board. */
+  arch: Arch,
+  /** The image the node's disk starts from. */
+  base: Base.refine((b) => (b.download ? 1 : 0) + (b.bootstrap ? 1 : 0) === 1, {
+    message: 'must give exactly one of download or bootstrap',
+  }),
+  /** Boot chain facts. */
+  boot: Boot,
+  /** Default target disk. */
+  disk: Disk,
+  /** Default disk layout. */
+  layout: Layout.prefault({}),
+  /** OS tuning. */
+  tuning: Tuning.prefault({}),
+});
+
+/** What a node may change in its profile: any field of these sections. */
+export const ProfilePatch = z.strictObject({
+  /** Base image fields. */
+  base: Base.partial().optional(),
+  /** Boot chain fields. */
+  boot: Boot.partial().optional(),
+  /** Target disk fields. */
+  disk: Disk.partial().optional(),
+  /** Layout: root size and/or the reserved list. */
+  layout: LayoutPatch.optional(),
+  /** OS tuning fields. */
+  tuning: Tuning.partial().optional(),
+});
+
+export type Profile = z.output<typeof Profile>;
+export type ProfileInput = z.input<typeof Profile>;
+export type Arch = z.output<typeof Arch>;
