@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import type nunjucks from 'nunjucks';
+import { imgforgeError } from '../errors/error.ts';
+import { renderTemplate } from '../render/environment.ts';
+import type { SeedContext } from './context.ts';
+
+/** A file of the node's NoCloud seed (cloud-init reads them from the CIDATA filesystem's root). */
+export interface SeedFile {
+  readonly name: 'user-data' | 'meta-data' | 'network-config' | 'vendor-data';
+  readonly content: string;
+}
+
+/** A first-boot stage: a shell script from templates/scripts, run by cloud-init. */
+export interface Stage {
+  readonly name: string;
+  /** bootcmd stages run before write_files, so their script travels inline in user-data. */
+  readonly phase: 'bootcmd' | 'runcmd';
+  readonly frequency: 'once per instance' | 'every boot' | 'until it succeeds';
+  readonly template: string;
+}
+
+/**
+ * The stages, in order. Later work adds its own here: the partition layout step (bootcmd, before
+ * cloud-init's growpart) and the cluster assembly (runcmd, after prepare).
+ */
+export const STAGES: readonly Stage[] = [
+  { name: 'identity', phase: 'bootcmd', frequency: 'once per instance', template: 'scripts/identity.sh.njk' },
+  { name: 'prepare', phase: 'runcmd', frequency: 'until it succeeds', template: 'scripts/prepare.sh.njk' },
+];
+
+/** Files written by cloud-init's write_files, and the template each comes from. */
+function writtenFiles(): { path: string; template: string; mode: string }[] {
+  return [
+    { path: '/etc/hosts', template: 'files/hosts.njk', mode: '0644' },
+    { path: '/etc/modules-load.d/imgforge.conf', template: 'files/modules.conf.njk', mode: '0644' },
+    { path: '/etc/sysctl.d/90-imgforge.conf', template: 'files/sysctl.conf.njk', mode: '0644' },
+    { path: '/etc/systemd/journald.conf.d/90-imgforge.conf', template: 'files/journald.conf.njk', mode: '0644' },
+    { path: '/etc/imgforge/node.env', template: 'files/node.env.njk', mode: '0644' },
+    { path: '/usr/local/sbin/imgforge-stage', template: 'scripts/imgforge-stage.sh.njk', mode: '0755' },
+    ...STAGES.filter((s) => s.phase === 'runcmd').map((s) => ({ path: `/usr/local/lib/imgforge/stages/${s.name}.sh`, template: s.template, mode: '0755' })),
+  ];
+}
+
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+function parsed(node: string, file: string, text: string): unknown {
+  try {
+    return parseYaml(text, { uniqueKeys: true, strict: true });
+  } catch (e) {
+    throw imgforgeError('RenderedInvalid', { node, file, detail: (e as Error).message.split('\n')[0]! });
+  }
+}
+
+function expect(ok: boolean, node: string, file: string, detail: string): void {
+  if (!ok) throw imgforgeError('RenderedInvalid', { node, file, detail });
+}
+
+/**
+ * Render the node's seed and read every YAML file back, so a broken template fails here, at
+ * plan time, instead of on the node at first boot.
+ */
+export function renderSeed(env: nunjucks.Environment, ctx: SeedContext): SeedFile[] {
+  const host = ctx.node.hostname;
+  const files = writtenFiles().map((f) => ({ path: f.path, mode: f.mode, content: renderTemplate(env, f.template, ctx) }));
+  const bootStages = STAGES.filter((s) => s.phase === 'bootcmd').map((s) => ({ ...s, script: renderTemplate(env, s.template, ctx) }));
+  const runStages = STAGES.filter((s) => s.phase === 'runcmd').map((s) => s.name);
+  const userData = renderTemplate(env, 'seed/user-data.njk', { ...ctx, files, bootStages, runStages });
+  const networkConfig = renderTemplate(env, 'seed/network-config.njk', ctx);
+  const vendorData = renderTemplate(env, 'seed/vendor-data.njk', ctx);
+
+  if (process.env.IMGFORGE_DEBUG_RENDER) process.stderr.write(userData);
+  expect(userData.startsWith('#cloud-config\n'), host, 'user-data', 'does not start with #cloud-config');
+  const ud = parsed(host, 'user-data', userData) as { write_files?: { path: string; content: string }[] } | null;
+  expect(ud !== null && typeof ud === 'object', host, 'user-data', 'is not a mapping');
+  for (const f of files) {
+    const back = ud!.write_files?.find((w) => w.path === f.path);
+    expect(back?.content === f.content, host, 'user-data', `write_files ${f.path} does not read back as rendered`);
+  }
+  const nc = parsed(host, 'network-config', networkConfig) as { network?: { version?: number } } | null;
+  expect(nc?.network?.version === 2, host, 'network-config', 'is not netplan version 2');
+  parsed(host, 'vendor-data', vendorData);
+
+  // The instance-id names this exact seed: a changed seed is a new instance to cloud-init.
+  const instanceId = `iid-${host}-${sha256([userData, networkConfig, vendorData].join('\0')).slice(0, 16)}`;
+  const metaData = renderTemplate(env, 'seed/meta-data.njk', { instanceId, hostname: host });
+  const md = parsed(host, 'meta-data', metaData) as Record<string, unknown> | null;
+  expect(md?.['instance-id'] === instanceId && md?.['local-hostname'] === host, host, 'meta-data', 'does not carry instance-id and local-hostname');
+
+  return [
+    { name: 'user-data', content: userData },
+    { name: 'meta-data', content: metaData },
+    { name: 'network-config', content: networkConfig },
+    { name: 'vendor-data', content: vendorData },
+  ];
+}
