@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import { loadCluster, type Cluster } from '../config/index.ts';
+import { loadCompatibility } from '../check/compat.ts';
+import { checkCluster, type CheckReport } from '../check/index.ts';
+import { loadTemplates } from '../render/templates.ts';
+import { planCluster, type PlanResult } from '../plan/index.ts';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Options every command shares. */
+export interface GlobalOptions {
+  readonly config: string;
+  readonly json: boolean;
+  readonly debug: boolean;
+}
+
+/** Today as YYYY-MM-DD, from SOURCE_DATE_EPOCH when set (reproducible runs), else the clock. */
+export function today(): string {
+  const epoch = process.env['SOURCE_DATE_EPOCH'];
+  const ms = epoch && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : Date.now();
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** The I/O half of load -> validate -> check -> plan; each step after loading is pure. */
+export async function loadAndCheck(opts: GlobalOptions): Promise<{ cluster: Cluster; report: CheckReport }> {
+  const cluster = await loadCluster(opts.config);
+  const report = checkCluster({ cluster, compat: await loadCompatibility(), today: today() });
+  return { cluster, report };
+}
+
+export async function loadPlan(cluster: Cluster, targets: readonly string[]): Promise<PlanResult> {
+  return planCluster(cluster, targets, await loadTemplates(), VERSION);
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { imgforgeError, isImgforgeError } from '../errors/error.ts';
+import { checkCommand } from './commands/check.ts';
+import { planCommand } from './commands/plan.ts';
+import { profilesCommand } from './commands/profiles.ts';
+import { renderCommand } from './commands/render.ts';
+import { VERSION, type GlobalOptions } from './context.ts';
+import { errorJson, formatBug, formatError, json, processIo, type Io } from './output.ts';
+
+function program(io: Io, done: (code: number) => void): Command {
+  const cli = new Command('imgforge')
+    .description('Flashable Ubuntu images that assemble an HA kubeadm cluster on power-on')
+    .version(VERSION)
+    .option('-c, --config <file>', 'cluster config', './images.config.ts')
+    .option('--json', 'machine-readable output', false)
+    .option('--debug', 'show stacks and tool commands on errors', false)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => undefined });
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+  cli.command('profiles').description('list the board profiles')
+    .option('--json', 'machine-readable output')
+    .action(async (_o, cmd: Command) => done(await profilesCommand(globals(cmd), io)));
+  cli.command('check').description('validate the config and the cluster topology')
+    .option('--json', 'machine-readable output')
+    .action(async (_o, cmd: Command) => done(await checkCommand(globals(cmd), io)));
+  cli.command('render').description("write a node's NoCloud seed (user-data, meta-data, network-config, vendor-data)")
+    .argument('<node>', 'node hostname')
+    .requiredOption('-o, --out <dir>', 'output folder')
+    .option('--force', 'render even when check finds errors', false)
+    .option('--json', 'machine-readable output')
+    .action(async (node: string, _o, cmd: Command) => done(await renderCommand(node, { ...globals(cmd), ...cmd.opts<{ out: string; force: boolean }>() }, io)));
+  cli.command('plan').description('print the resolved plan for the targets (node hostnames or board names; default all)')
+    .argument('[targets...]', 'node hostnames or board profile names')
+    .option('--force', 'plan even when check finds errors', false)
+    .option('--json', 'machine-readable output')
+    .action(async (targets: string[], _o, cmd: Command) => done(await planCommand(targets, { ...globals(cmd), ...cmd.opts<{ force: boolean }>() }, io)));
+  return cli;
+}
+
+/** Run the CLI; returns the exit code. The only place that prints errors and decides exit codes. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let code = 0;
+  const cli = program(io, (c) => { code = c; });
+  const wantsJson = argv.includes('--json');
+  const debug = argv.includes('--debug');
+  try {
+    await cli.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    let error = e;
+    if (e instanceof CommanderError || e instanceof InvalidArgumentError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      error = imgforgeError('BadFlag', { detail: e.message.replace(/^error: /, '') });
+    }
+    if (isImgforgeError(error)) {
+      if (wantsJson) io.out(json(errorJson(error)));
+      io.err(formatError(error, debug));
+      return error.exitCode;
+    }
+    io.err(formatBug(error, VERSION, debug));
+    return 70;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}
