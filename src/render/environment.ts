@@ -17,12 +17,14 @@ export const yamlInline = (value: unknown): string => JSON.stringify(value);
  */
 export function yamlBlock(value: unknown, indent: number): string {
   const text = String(value);
-  // A literal block cannot start with indentation, keep trailing blanks, or carry control characters.
-  const literalSafe = text.length > 0 && !/^[ \t\n]/.test(text) && !/\n\t/.test(text) && !/[ \t]\n/.test(text) && !/[\r\u0000-\u0008\u000b-\u001f]/.test(text.replace(/\t/g, ''));
+  // A literal block cannot start with indentation, keep trailing blanks or blank final lines
+  // exactly (that needs "|+", which also swallows the blank lines after it), or carry control characters.
+  const literalSafe = text.length > 0 && !/^[ \t\n]/.test(text) && !/\n\t/.test(text) && !/[ \t]\n/.test(text) && !/\n\n$/.test(text)
+    && !/[\r\u0000-\u0008\u000b-\u001f]/.test(text.replace(/\t/g, ''));
   if (!literalSafe) return yamlInline(text);
-  const chomp = text.endsWith('\n\n') ? '+' : text.endsWith('\n') ? '' : '-';
-  const body = text.replace(/\n+$/, '').split('\n').map((l) => (l === '' ? '' : ' '.repeat(indent) + l)).join('\n');
-  return `|${chomp}\n${body}${chomp === '+' ? text.match(/\n+$/)![0] : ''}`;
+  const chomp = text.endsWith('\n') ? '' : '-';
+  const body = text.replace(/\n$/, '').split('\n').map((l) => (l === '' ? '' : ' '.repeat(indent) + l)).join('\n');
+  return `|${chomp}\n${body}`;
 }
 
 /**

@@ -37,12 +37,12 @@ export function parseAmount(value: string | number): Amount | undefined {
   return bytes === undefined ? undefined : { kind: 'bytes', bytes };
 }
 
-/** Human form of a byte count, in the largest IEC unit that divides it evenly, else GiB with decimals. */
+/** Human form of a byte count: the largest IEC unit it reaches, exact when it divides evenly. */
 export function formatBytes(bytes: number): string {
   for (const [unit, size] of [['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
-    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+    if (bytes >= size) return bytes % size === 0 ? `${bytes / size}${unit}` : `${(bytes / size).toFixed(2)}${unit}`;
   }
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)}GiB` : `${bytes}B`;
+  return `${bytes}B`;
 }
 
 export function formatAmount(a: Amount): string {

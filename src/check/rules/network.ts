@@ -37,6 +37,12 @@ export const networkRules: Rule = ({ cluster }) => {
     out.push({ id: 'gateway-missing', severity: 'error', message: 'Nodes have static addresses but network.gateway is not set.',
       hint: 'Set network.gateway to the LAN router.', paths: ['network.gateway'] });
   }
+  // HAProxy on the control planes binds the endpoint port on every address, where the API server
+  // already holds 6443 (kubeadm ha-considerations.md uses 8443 for HAProxy).
+  if (c.controlPlaneEndpoint.provider === 'keepalived+haproxy' && c.controlPlaneEndpoint.port === 6443) {
+    out.push({ id: 'haproxy-port', severity: 'error', message: 'HAProxy on the control planes cannot listen on 6443: the API server holds that port there.',
+      hint: 'Set cluster.controlPlaneEndpoint.port to another port, e.g. 8443.', paths: ['cluster.controlPlaneEndpoint.port'] });
+  }
   if (network.gateway && parseIp(network.gateway) === vip) {
     out.push({ id: 'vip-is-gateway', severity: 'error', message: `The VIP ${vip} is the gateway's address.`, paths: ['cluster.controlPlaneEndpoint.vip'] });
   }

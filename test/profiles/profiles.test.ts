@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { deepMerge } from '../../src/profiles/merge.ts';
+import { BUILTIN_PROFILE_DIR, loadProfileFiles } from '../../src/profiles/load.ts';
+import { flattenProfile, resolveProfiles } from '../../src/profiles/resolve.ts';
+import { jsonSchemas } from '../../src/schema/json-schema.ts';
+import { cli, ROOT, tempDir } from '../helpers.ts';
+
+test('merge: objects merge key by key, arrays and scalars replace, undefined keeps', () => {
+  const base = { a: 1, nested: { x: 1, y: [1, 2], deep: { k: 'v' } }, list: [{ n: 1 }], keep: 'me' };
+  const patch = { a: 2, nested: { y: [3], deep: { j: 'w' } }, list: [{ m: 2 }], keep: undefined };
+  assert.deepEqual(deepMerge(base, patch), { a: 2, nested: { x: 1, y: [3], deep: { k: 'v', j: 'w' } }, list: [{ m: 2 }], keep: 'me' });
+  assert.deepEqual(base.nested.y, [1, 2], 'the base is not mutated');
+  assert.equal(deepMerge({ a: { b: 1 } }, { a: null }).a, null, 'null replaces an object');
+  assert.deepEqual(deepMerge([1, 2], { a: 1 }), { a: 1 }, 'an object replaces an array');
+});
+
+test('the four board profiles load, validate and carry their board facts', async () => {
+  const profiles = resolveProfiles(await loadProfileFiles([BUILTIN_PROFILE_DIR]));
+  assert.deepEqual([...profiles.keys()], ['odroid-m1', 'odroid-m2', 'thin-client', 'x86']);
+  const m1 = profiles.get('odroid-m1')!;
+  assert.equal(m1.arch, 'arm64');
+  assert.equal(m1.base.table, 'mbr');
+  assert.deepEqual(m1.base.quirks.removeFiles, ['/etc/cloud/cloud-init.disabled', '/etc/growroot-disabled', '/root/firstboot.sh']);
+  assert.equal(profiles.get('x86')!.base.partitions.root.label, 'cloudimg-rootfs');
+  assert.deepEqual(profiles.get('x86')!.boot.firmware, ['uefi', 'bios']);
+});
+
+test('extends: the child inherits, overrides scalars, merges objects and replaces arrays', async () => {
+  const profiles = resolveProfiles(await loadProfileFiles([BUILTIN_PROFILE_DIR]));
+  const m1 = profiles.get('odroid-m1')!, m2 = profiles.get('odroid-m2')!;
+  const x86 = profiles.get('x86')!, thin = profiles.get('thin-client')!;
+  assert.equal(m2.name, 'odroid-m2');
+  assert.equal(m2.extends, undefined, 'a flattened profile has no extends left');
+  assert.equal(m2.arch, m1.arch, 'inherited scalar');
+  assert.equal(m2.boot.console, m1.boot.console, 'inherited key inside a merged object');
+  assert.equal(m2.boot.deviceTree, 'rockchip/rk3588s-odroid-m2.dtb', 'overridden key inside a merged object');
+  assert.equal(m2.boot.keepBootArea, true);
+  assert.notDeepEqual(m2.boot.notes, m1.boot.notes, 'arrays replace');
+  assert.ok(!m2.boot.notes.some((n) => m1.boot.notes.includes(n)), 'no element of the parent array survives');
+  assert.deepEqual(m2.base.quirks, m1.base.quirks, 'objects the child does not mention are inherited whole');
+  assert.equal(thin.base.download?.url, x86.base.download?.url);
+  assert.equal(thin.disk.media, 'usb');
+  assert.equal(thin.tuning.journal, 'volatile');
+  assert.equal(x86.tuning.journal, 'persistent', 'the parent is not changed by its child');
+});
+
+function writeProfiles(files: Record<string, string>): string {
+  const dir = tempDir();
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, `${name}.yaml`), text);
+  return dir;
+}
+
+test('extends: a loop and an unknown parent are input errors naming the chain', async () => {
+  const loop = await loadProfileFiles([writeProfiles({ a: 'name: a\nextends: b\n', b: 'name: b\nextends: a\n' })]);
+  assert.throws(() => flattenProfile('a', loop), (e: Error & { code?: string }) => e.code === 'ProfileExtends' && /a -> b -> a/.test(e.message));
+  const orphan = await loadProfileFiles([writeProfiles({ c: 'name: c\nextends: nope\n' })]);
+  assert.throws(() => flattenProfile('c', orphan), /no profile named "nope"/);
+});
+
+test('a profile that breaks the schema is reported with its file and field, exit 2', async () => {
+  const dir = writeProfiles({ bad: 'name: bad\nextends: x86\ntitle: t\narch: riscv64\nboot: { console: 3 }\n' });
+  const cfg = join(dir, 'images.config.mjs');
+  const base = readFileSync(join(ROOT, 'test/fixtures/minimal.config.mjs'), 'utf8');
+  writeFileSync(cfg, base.replace("profileDirs: []", `profileDirs: [${JSON.stringify(dir)}]`));
+  const r = await cli(['--config', cfg, 'check']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /bad\.yaml has 2 problems/);
+  assert.match(r.stderr, /arch: expected "amd64" \| "arm64", got "riscv64"/);
+  assert.match(r.stderr, /boot\.console: expected string, got number 3/);
+});
+
+test('a user profile folder adds boards and may extend the built-in ones', async () => {
+  const dir = writeProfiles({ 'mini-pc': 'name: mini-pc\nextends: x86\ntitle: N100 mini PC\ndisk: { device: /dev/nvme0n1, media: nvme }\n' });
+  const cfg = join(dir, 'images.config.mjs');
+  const base = readFileSync(join(ROOT, 'test/fixtures/minimal.config.mjs'), 'utf8');
+  writeFileSync(cfg, base.replace("profileDirs: []", `profileDirs: [${JSON.stringify(dir)}]`).replace(/board: 'x86'/g, "board: 'mini-pc'"));
+  const r = await cli(['--config', cfg, 'plan', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const plan = JSON.parse(r.stdout) as { nodes: { board: string; disk: { device: string } }[] };
+  assert.ok(plan.nodes.every((n) => n.board === 'mini-pc' && n.disk.device === '/dev/nvme0n1'));
+});
+
+test('JSON Schemas: the committed files equal what the zod schemas generate', () => {
+  for (const { file, text } of jsonSchemas()) {
+    assert.equal(readFileSync(join(ROOT, file), 'utf8'), text, `${file} is stale: run node scripts/gen-schema.ts`);
+  }
+  const profile = JSON.parse(jsonSchemas()[0]!.text) as { properties: Record<string, unknown>; additionalProperties: boolean };
+  assert.deepEqual(Object.keys(profile.properties), ['$schema', 'name', 'extends', 'title', 'arch', 'base', 'boot', 'disk', 'layout', 'tuning']);
+  assert.equal(profile.additionalProperties, false, 'unknown keys are flagged in editors too');
+});
+
+test('every profile file points editors at the schema', () => {
+  for (const name of ['odroid-m1', 'odroid-m2', 'thin-client', 'x86']) {
+    assert.match(readFileSync(join(BUILTIN_PROFILE_DIR, `${name}.yaml`), 'utf8'), /^# yaml-language-server: \$schema=\.\/profile\.schema\.json\n/);
+  }
+});
