@@ -1,5 +1,13 @@
 #!/usr/bin/env node
-// Entry for `npx imgforge` and the installed bin; Node >= 22.18 runs the TypeScript sources directly.
-import { main } from '../src/cli/main.ts';
-
+// Entry for `npx imgforge` and the installed bin. Plain JavaScript, so that an old Node gets a clear
+// message instead of a loader error: Node >= 22.18 runs imgforge's TypeScript sources directly.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(
+    `Node.js is too old: Node ${process.versions.node} cannot load TypeScript files natively.\n` +
+      'hint: Install Node 22.18 or newer (24 LTS preferred); `npm install node@24` provides it without root.\n',
+  );
+  process.exit(4);
+}
+const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
