@@ -13,7 +13,7 @@ test('merge: objects merge key by key, arrays and scalars replace, undefined kee
   const patch = { a: 2, nested: { y: [3], deep: { j: 'w' } }, list: [{ m: 2 }], keep: undefined };
   assert.deepEqual(deepMerge(base, patch), { a: 2, nested: { x: 1, y: [3], deep: { k: 'v', j: 'w' } }, list: [{ m: 2 }], keep: 'me' });
   assert.deepEqual(base.nested.y, [1, 2], 'the base is not mutated');
-  assert.equal(deepMerge({ a: { b: 1 } }, { a: null }).a, null, 'null replaces an object');
+  assert.deepEqual(deepMerge({ a: { b: 1 } }, { a: null }), { a: null }, 'null replaces an object');
   assert.deepEqual(deepMerge([1, 2], { a: 1 }), { a: 1 }, 'an object replaces an array');
 });
 
