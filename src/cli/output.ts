@@ -17,6 +17,7 @@ export const json = (value: unknown): string => `${JSON.stringify(value, null, 2
 export function formatError(e: ImgforgeError, debug: boolean): string {
   const lines = [`${e.title}: ${e.message}`, ...e.details.map((d) => `  - ${d}`)];
   if (e.hint) lines.push(`hint: ${e.hint}`);
+  if (debug) lines.push(...e.debugDetails.map((d) => `  ${d}`));
   if (debug && e.stack) lines.push('', e.stack);
   if (debug && e.cause instanceof Error && e.cause.stack) lines.push('caused by:', e.cause.stack);
   return `${lines.join('\n')}\n`;

@@ -132,6 +132,48 @@ export const catalogue = {
     title: 'Could not read a file',
     message: (a) => `${a.path}: ${a.detail}`,
   }),
+  ToolMissing: entry<{ tool: string; pkg: string }>({
+    category: 'environment',
+    title: 'A required tool is missing',
+    message: (a) => `${a.tool} is not installed.`,
+    hint: (a) => `Install the Debian/Ubuntu package ${a.pkg} (apt-get install ${a.pkg}).`,
+  }),
+  ToolFailed: entry<{ tool: string; status: string; stderr: string }>({
+    category: 'dependency',
+    title: 'An external tool failed',
+    message: (a) => `${a.tool} ${a.status}${a.stderr ? `: ${a.stderr}` : ''}`,
+    hint: () => 'Run again with --debug to see the full command.',
+  }),
+  DownloadFailed: entry<{ url: string; detail: string }>({
+    category: 'io',
+    title: 'Download failed',
+    message: (a) => `${a.url}: ${a.detail}`,
+    hint: () => 'The partial download is kept and resumed next time; the cache holds only verified files.',
+  }),
+  ChecksumMismatch: entry<{ what: string; expected: string; actual: string }>({
+    category: 'input',
+    title: 'Checksum mismatch',
+    message: (a) => `${a.what} has SHA-256 ${a.actual}, expected ${a.expected}.`,
+    hint: () => 'The file is corrupt or not the one the profile names; it was not cached or used.',
+  }),
+  Unverified: entry<{ what: string; reason: string }>({
+    category: 'input',
+    title: 'Base image cannot be verified',
+    message: (a) => `${a.what} has no checksum to verify against: ${a.reason}`,
+    hint: () => 'Pin its SHA-256 (overrides.base.download.sha256), or pass --allow-unverified to use it anyway.',
+  }),
+  BaseInvalid: entry<{ path: string; detail: string }>({
+    category: 'input',
+    title: 'The base image is not usable',
+    message: (a) => `${a.path}: ${a.detail}`,
+    hint: () => 'Check that the file is a complete disk image of the board\'s base (see `imgforge profiles`).',
+  }),
+  NoSpace: entry<{ path: string; needed: string; available: string }>({
+    category: 'io',
+    title: 'Not enough disk space',
+    message: (a) => `${a.path} needs ${a.needed} but its file system has ${a.available} free.`,
+    hint: () => 'Free space or pass --out on a larger file system; nothing was left under a final name.',
+  }),
 } as const;
 
 export type Code = keyof typeof catalogue;

@@ -8,8 +8,10 @@ export class ImgforgeError extends Error {
   readonly hint: string | undefined;
   /** Further lines, e.g. one per invalid field. */
   readonly details: readonly string[];
+  /** Lines shown only with --debug, e.g. the full tool command. */
+  readonly debugDetails: readonly string[];
 
-  constructor(code: Code, message: string, hint: string | undefined, details: readonly string[], cause?: unknown) {
+  constructor(code: Code, message: string, hint: string | undefined, details: readonly string[], cause?: unknown, debugDetails: readonly string[] = []) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'ImgforgeError';
     this.code = code;
@@ -18,6 +20,7 @@ export class ImgforgeError extends Error {
     this.title = e.title;
     this.hint = hint;
     this.details = details;
+    this.debugDetails = debugDetails;
   }
 
   get exitCode(): number {
@@ -27,13 +30,14 @@ export class ImgforgeError extends Error {
 
 export interface ErrorOptions {
   readonly details?: readonly string[];
+  readonly debugDetails?: readonly string[];
   readonly cause?: unknown;
 }
 
 /** Build a catalogued error; the only way library code creates one. */
 export function imgforgeError<K extends Code>(code: K, args: ArgsOf<K>, options: ErrorOptions = {}): ImgforgeError {
   const e = catalogue[code] as unknown as { message: (a: ArgsOf<K>) => string; hint?: (a: ArgsOf<K>) => string };
-  return new ImgforgeError(code, e.message(args), e.hint?.(args), options.details ?? [], options.cause);
+  return new ImgforgeError(code, e.message(args), e.hint?.(args), options.details ?? [], options.cause, options.debugDetails ?? []);
 }
 
 export const isImgforgeError = (e: unknown): e is ImgforgeError => e instanceof ImgforgeError;

@@ -1,0 +1,96 @@
+import { copyFile, open, rename, stat, truncate } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { imgforgeError } from '../errors/error.ts';
+
+export interface DownloadOptions {
+  /** Attempts after the first, each resuming where the last stopped. @default 4 */
+  readonly retries?: number;
+  /** First retry delay; doubles each time. @default 1000 */
+  readonly retryDelayMs?: number;
+  readonly onProgress?: (received: number, total: number | null) => void;
+  readonly dispatcher?: Dispatcher;
+}
+
+const defaultDispatcher = new Agent({ connectTimeout: 30_000, bodyTimeout: 60_000, headersTimeout: 60_000 }).compose(interceptors.redirect({ maxRedirections: 5 }));
+
+async function sizeOf(path: string): Promise<number> {
+  return stat(path).then((s) => s.size, () => 0);
+}
+
+/** An HTTP failure that another attempt will not fix (4xx other than a stale range). */
+class Permanent extends Error {}
+
+/** bytes a-b/total -> total */
+const totalFromRange = (header: string | string[] | undefined): number | null => {
+  const m = /\/(\d+)\s*$/.exec(String(header ?? ''));
+  return m ? Number(m[1]) : null;
+};
+
+async function attempt(url: string, part: string, options: DownloadOptions): Promise<void> {
+  const have = await sizeOf(part);
+  const res = await request(url, {
+    dispatcher: options.dispatcher ?? defaultDispatcher,
+    headers: have > 0 ? { range: `bytes=${have}-` } : {},
+  });
+  if (res.statusCode === 416 && have > 0 && totalFromRange(res.headers['content-range']) === have) {
+    await res.body.dump();
+    return; // RFC 9110 §15.5.17: nothing left to send, the partial file is complete
+  }
+  if (res.statusCode !== 200 && res.statusCode !== 206) {
+    await res.body.dump();
+    const msg = `HTTP ${res.statusCode}`;
+    if (res.statusCode === 416) {
+      await truncate(part, 0);
+      throw new Error(`${msg}: the partial download no longer matches; starting over`);
+    }
+    throw res.statusCode >= 400 && res.statusCode < 500 ? new Permanent(msg) : new Error(msg);
+  }
+  // A server that ignores Range answers 200 with the whole file: start over rather than append.
+  const resume = res.statusCode === 206;
+  const start = resume ? have : 0;
+  const length = Number(res.headers['content-length'] ?? NaN);
+  const total = resume ? totalFromRange(res.headers['content-range']) : Number.isFinite(length) ? length : null;
+  let received = start;
+  // Each chunk is on disk before the next is read, so a dropped connection loses nothing
+  // already received and the next attempt resumes exactly where this one stopped.
+  const fd = await open(part, resume ? 'a' : 'w', 0o600);
+  try {
+    for await (const chunk of res.body) {
+      await fd.write(chunk as Buffer);
+      received += (chunk as Buffer).length;
+      options.onProgress?.(received, total);
+    }
+  } finally {
+    await fd.close();
+  }
+  if (total !== null && received !== total) throw new Error(`connection closed after ${received} of ${total} bytes`);
+}
+
+/**
+ * Download url to dest. Bytes accumulate in `${dest}.part`, which survives failures so the next
+ * attempt (or the next run) resumes with a Range request; dest appears only once complete.
+ */
+export async function download(url: string, dest: string, options: DownloadOptions = {}): Promise<void> {
+  const part = `${dest}.part`;
+  if (url.startsWith('file:')) {
+    await copyFile(fileURLToPath(url), part);
+    await rename(part, dest);
+    return;
+  }
+  const retries = options.retries ?? 4;
+  let delay = options.retryDelayMs ?? 1000;
+  for (let i = 0; ; i++) {
+    try {
+      await attempt(url, part, options);
+      await rename(part, dest);
+      return;
+    } catch (e) {
+      if (e instanceof Permanent || i >= retries) {
+        throw imgforgeError('DownloadFailed', { url, detail: (e as Error).message }, { cause: e });
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay *= 2;
+    }
+  }
+}
