@@ -14,7 +14,7 @@ export interface RawConfig {
 }
 
 function errorDetail(e: unknown): string {
-  if (e instanceof YAMLParseError) return e.message.split('\n')[0]!;
+  if (e instanceof YAMLParseError) return e.message.split('\n')[0]!.replace(/:\s*$/, '');
   if (e instanceof SyntaxError) return `syntax error: ${e.message}`;
   if (e instanceof Error) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -41,7 +41,7 @@ export async function loadConfigFile(file: string): Promise<RawConfig> {
     try {
       return { path, value: ext === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true }) };
     } catch (e) {
-      throw imgforgeError('ConfigSyntax', { path, detail: errorDetail(e) }, { cause: e });
+      throw imgforgeError('ConfigDataSyntax', { path, detail: errorDetail(e) }, { cause: e });
     }
   }
   if ((ext === '.ts' || ext === '.mts') && !process.features.typescript) {
@@ -54,6 +54,11 @@ export async function loadConfigFile(file: string): Promise<RawConfig> {
     throw imgforgeError('ConfigSyntax', { path, detail: errorDetail(e) }, { cause: e });
   }
   if (mod.default === undefined) throw imgforgeError('ConfigNoExport', { path });
-  const value = typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
-  return { path, value };
+  try {
+    // A config may export a value, a promise, or a (possibly async) function returning one.
+    const value: unknown = await (typeof mod.default === 'function' ? (mod.default as () => unknown)() : mod.default);
+    return { path, value };
+  } catch (e) {
+    throw imgforgeError('ConfigThrew', { path, detail: errorDetail(e) }, { cause: e });
+  }
 }

@@ -38,6 +38,15 @@ function closest(word: string, candidates: readonly string[]): string | undefine
   return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
 }
 
+/** "nodes[i].board: no board profile named ..." for each board not among the known profiles. */
+export function unknownBoards(boards: readonly (string | undefined)[], known: readonly string[]): string[] {
+  return boards.flatMap((board, index) => {
+    if (board === undefined || known.includes(board)) return [];
+    const guess = closest(board, known);
+    return [`${formatPath(['nodes', index, 'board'])}: no board profile named "${board}"${guess ? ` (did you mean "${guess}"?)` : ''}; known: ${known.join(', ')}`];
+  });
+}
+
 /**
  * Apply each node's board profile, then its overrides, disk and layout (same merge rule as
  * `extends`), and validate the result. Reference errors (unknown board) are input errors naming
@@ -51,8 +60,7 @@ export function resolveCluster(raw: RawConfig, config: ResolvedConfig, rawProfil
   config.nodes.forEach((node, index) => {
     const at = ['nodes', index];
     if (!profiles.has(node.board)) {
-      const guess = closest(node.board, known);
-      problems.push(`${formatPath([...at, 'board'])}: no board profile named "${node.board}"${guess ? ` (did you mean "${guess}"?)` : ''}; known: ${known.join(', ')}`);
+      problems.push(...unknownBoards([...Array<undefined>(index), node.board], known));
       return;
     }
     const rawNode = isPlainObject(rawNodes[index]) ? rawNodes[index] : {};

@@ -55,6 +55,23 @@ export const catalogue = {
     hint: () =>
       'TypeScript configs run without a bundler: use erasable syntax only (no enum, namespace or parameter properties) and write imports with their .ts extension.',
   }),
+  ConfigDataSyntax: entry<{ path: string; detail: string }>({
+    category: 'input',
+    title: 'The config file could not be parsed',
+    message: (a) => `${a.path}: ${a.detail}`,
+  }),
+  ConfigThrew: entry<{ path: string; detail: string }>({
+    category: 'input',
+    title: 'The config file failed while running',
+    message: (a) => `${a.path}: its default export threw: ${a.detail}`,
+    hint: () => 'Run the file with node to see where it fails.',
+  }),
+  UnknownNode: entry<{ node: string; known: string }>({
+    category: 'input',
+    title: 'Unknown node',
+    message: (a) => `There is no node with hostname "${a.node}".`,
+    hint: (a) => `Nodes: ${a.known}.`,
+  }),
   ConfigNoExport: entry<{ path: string }>({
     category: 'input',
     title: 'The config file exports nothing',

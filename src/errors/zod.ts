@@ -33,6 +33,9 @@ function message(issue: Issue): string {
       const branches = issue.errors.map((branch) => branch.map((i) => message(i)).join('; '));
       return [...new Set(branches)].join(', or ');
     }
+    case 'invalid_key':
+    case 'invalid_element':
+      return issue.issues.map((i) => message(i)).join('; ');
     case 'too_small':
       return issue.origin === 'array' ? `needs at least ${issue.minimum} entr${issue.minimum === 1 ? 'y' : 'ies'}`
         : issue.origin === 'string' ? `must not be empty` : `must be >= ${issue.minimum}`;

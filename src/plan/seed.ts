@@ -21,11 +21,13 @@ export interface Stage {
 }
 
 /**
- * The stages, in order. Later work adds its own here: the partition layout step (bootcmd, before
- * cloud-init's growpart) and the cluster assembly (runcmd, after prepare).
+ * The stages, in order. bootcmd runs before cloud-init's growpart, so the layout stage places the
+ * reserved partitions before anything can grow root into them. The cluster assembly joins as a
+ * runcmd stage after prepare.
  */
 export const STAGES: readonly Stage[] = [
   { name: 'identity', phase: 'bootcmd', frequency: 'once per instance', template: 'scripts/identity.sh.njk' },
+  { name: 'layout', phase: 'bootcmd', frequency: 'every boot', template: 'scripts/layout.sh.njk' },
   { name: 'prepare', phase: 'runcmd', frequency: 'until it succeeds', template: 'scripts/prepare.sh.njk' },
 ];
 

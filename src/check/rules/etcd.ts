@@ -28,7 +28,9 @@ export const etcdRules: Rule = ({ cluster }) => {
         hint: 'Set cluster.etcd.topology: "external" for dedicated etcd nodes, or give the node role "worker" with etcd: true.', paths: [nodePath(n, 'role'), 'cluster.etcd.topology'] });
     }
     if (n.config.etcd && n.config.role !== 'worker') {
-      out.push({ id: 'etcd-flag-role', severity: 'error', message: `${n.config.hostname}: etcd: true is for workers; a ${n.config.role} node ${n.config.role === 'etcd' ? 'is already a member' : 'already runs a stacked member'}.`,
+      const why = n.config.role === 'etcd' ? 'an etcd node is already a member'
+        : topology === 'stacked' ? 'a control plane already runs a stacked member' : 'in the external topology only nodes with role "etcd" are members';
+      out.push({ id: 'etcd-flag-role', severity: 'error', message: `${n.config.hostname}: etcd: true is for workers; ${why}.`,
         hint: 'Remove etcd: true from this node.', paths: [nodePath(n, 'etcd')] });
     }
     if (n.config.etcd && n.config.role === 'worker' && topology === 'external') {

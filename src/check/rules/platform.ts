@@ -9,7 +9,7 @@ export const platformRules: Rule = ({ cluster }) => {
     if (p.arch !== p.base.arch) {
       out.push({ id: 'arch-mismatch', severity: 'error',
         message: `${n.config.hostname}: board ${n.config.board} is ${p.arch} but its base image is ${p.base.arch}; it would not boot.`,
-        hint: `Use a ${p.arch} base image for this board.`, paths: [nodePath(n, 'board'), nodePath(n, 'overrides.base')] });
+        hint: `Use an ${p.arch} base image for this board.`, paths: [nodePath(n, 'board'), nodePath(n, 'overrides.base')] });
     }
   }
   const etcd = new Set(etcdMembers(cluster));
@@ -18,7 +18,7 @@ export const platformRules: Rule = ({ cluster }) => {
     const heavy = n.config.role === 'control-plane' ? 'control plane' : etcd.has(n) ? 'etcd member' : undefined;
     if (heavy && (media === 'usb' || media === 'sd')) {
       out.push({ id: 'etcd-on-slow-media', severity: 'warning',
-        message: `${n.config.hostname} is a ${heavy} on ${media === 'usb' ? 'USB' : 'SD'} storage: etcd fsyncs its WAL on every write, and slow or worn flash causes leader elections and wears out fast.`,
+        message: `${n.config.hostname} is ${heavy === 'etcd member' ? 'an' : 'a'} ${heavy} on ${media === 'usb' ? 'USB' : 'SD'} storage: etcd fsyncs its WAL on every write, and slow or worn flash causes leader elections and wears out fast.`,
         hint: 'Put control planes and etcd members on SSD, NVMe or eMMC.', paths: [nodePath(n, 'disk.media'), nodePath(n, 'board')] });
     }
   }

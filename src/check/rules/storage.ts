@@ -5,8 +5,9 @@ import { count, nodePath, type Finding, type Rule } from '../finding.ts';
 export const storageRules: Rule = ({ cluster }) => {
   const out: Finding[] = [];
   for (const n of cluster.nodes) {
+    const where = n.config.layout ? 'layout' : n.config.overrides?.layout ? 'overrides.layout' : 'board';
     for (const problem of planLayout(n.profile.layout, n.diskSize ?? null).problems) {
-      out.push({ id: 'layout-invalid', severity: 'error', message: `${n.config.hostname}: ${problem}.`, paths: [nodePath(n, 'layout')] });
+      out.push({ id: 'layout-invalid', severity: 'error', message: `${n.config.hostname}: ${problem}.`, paths: [nodePath(n, where)] });
     }
   }
   const { rookCeph, longhorn } = cluster.config.cluster.addons;
@@ -20,14 +21,20 @@ export const storageRules: Rule = ({ cluster }) => {
     if (withPartition.length === 0) {
       out.push({ id: 'rook-partition', severity: 'error', message: `Rook-Ceph is enabled but no node reserves a partition named "${rookCeph.partition}".`,
         hint: `Add { name: "${rookCeph.partition}", size: "rest", format: "raw" } to the layout of the storage nodes.`, paths: ['cluster.addons.rookCeph.partition'] });
-    } else if (withPartition.length < rookCeph.replicas) {
-      out.push({ id: 'rook-replicas', severity: 'error', message: `Rook-Ceph keeps ${rookCeph.replicas} replicas on different hosts, but only ${count(withPartition.length, 'node')} reserve an OSD partition.`,
+    }
+    const usable = withPartition.length - wrong.length;
+    if (withPartition.length > 0 && usable < rookCeph.replicas) {
+      out.push({ id: 'rook-replicas', severity: 'error', message: `Rook-Ceph keeps ${rookCeph.replicas} replicas on different hosts, but only ${count(usable, 'node')} ${usable === 1 ? 'reserves' : 'reserve'} a raw OSD partition.`,
         paths: ['cluster.addons.rookCeph.replicas'] });
     }
     if (cluster.nodes.length < 3) {
       out.push({ id: 'rook-mon-quorum', severity: 'warning', message: `Ceph monitors need three hosts to survive one failure; the cluster has ${count(cluster.nodes.length, 'node')}.`,
         paths: ['cluster.addons.rookCeph'] });
     }
+  }
+  if (longhorn && !cluster.nodes.some((n) => n.profile.layout.reserved.some((r) => r.name === longhorn.partition))) {
+    out.push({ id: 'longhorn-partition', severity: 'warning', message: `Longhorn is enabled but no node reserves a partition named "${longhorn.partition}": replicas will live on the root file system.`,
+      hint: `Add { name: "${longhorn.partition}", size: "rest", format: "ext4", mountpoint: "/var/lib/longhorn" } to the layout of the storage nodes.`, paths: ['cluster.addons.longhorn.partition'] });
   }
   if (longhorn) {
     for (const n of cluster.nodes) {

@@ -3,8 +3,18 @@ import type { Finding, Rule } from '../finding.ts';
 
 type Ranged = { kubernetes: { min: string; max: string }; source: string; confidence: 'confirmed' | 'unconfirmed' };
 
-/** Judge a component line against the Kubernetes minor; unconfirmed data only warns. */
-function judge(id: string, what: string, line: string, entry: Ranged | undefined, kube: string, path: string): Finding[] {
+/**
+ * Judge a component line against the Kubernetes minor. Only confirmed data out of range is an
+ * error; unconfirmed data, or a Kubernetes minor newer than every entry of the table (the data
+ * has not caught up), only warns.
+ */
+function judge(id: string, what: string, line: string, table: readonly (Ranged & { key: string })[], kube: string, path: string): Finding[] {
+  const entry = table.find((e) => e.key === line);
+  const newestKnown = table.map((e) => e.kubernetes.max).sort(compareMinor).at(-1);
+  if (entry && !inMinorRange(kube, entry.kubernetes) && newestKnown && compareMinor(kube, newestKnown) > 0) {
+    return [{ id, severity: 'warning', message: `imgforge's ${what} data stops at Kubernetes ${newestKnown}; ${what} ${line} with Kubernetes ${kube} is not checked.`,
+      hint: `Check ${what}'s release notes for Kubernetes ${kube}.`, paths: [path] }];
+  }
   if (!entry) {
     return [{ id, severity: 'warning', message: `imgforge has no compatibility data for ${what} ${line}; it cannot check it against Kubernetes ${kube}.`,
       hint: 'Check the release notes yourself, or use a line listed in data/compatibility.yaml.', paths: [path] }];
@@ -32,24 +42,26 @@ export const versionRules: Rule = ({ cluster, compat, today }) => {
       hint: `Move to ${newest}. Source: ${release.source}`, paths: ['cluster.kubernetesVersion'] });
   }
 
+  // Past the newest release imgforge knows, no table can judge the runtime or the CNI.
+  const judged = release !== undefined || compareMinor(kube, newest) < 0;
   const rt = c.runtime;
   if (rt.name === 'docker') {
     out.push({ id: 'runtime-docker', severity: 'error',
       message: `Docker cannot be the container runtime: Kubernetes removed dockershim in ${compat.runtimes.docker.removedIn}.`,
       hint: `Use containerd (Docker's own engine runs on it) or CRI-O; ${compat.runtimes.docker.adapter} exists for those who must keep Docker. Source: ${compat.runtimes.docker.source}`,
       paths: ['cluster.runtime.name'] });
-  } else if (rt.version && rt.name === 'containerd') {
+  } else if (rt.version && rt.name === 'containerd' && judged) {
     const line = minorOf(rt.version);
-    out.push(...judge('runtime-version', 'containerd', line, compat.runtimes.containerd.find((e) => e.line === line), kube, 'cluster.runtime.version'));
+    out.push(...judge('runtime-version', 'containerd', line, compat.runtimes.containerd.map((e) => ({ ...e, key: e.line })), kube, 'cluster.runtime.version'));
   } else if (rt.version && rt.name === 'cri-o' && minorOf(rt.version) !== kube) {
     out.push({ id: 'runtime-version', severity: 'error', message: `CRI-O ${minorOf(rt.version)} is for Kubernetes ${minorOf(rt.version)}, not ${kube}: CRI-O minors follow Kubernetes minors.`,
       hint: `Use CRI-O ${kube}. Source: ${compat.runtimes['cri-o'].source}`, paths: ['cluster.runtime.version', 'cluster.kubernetesVersion'] });
   }
 
-  if (c.cni.version) {
+  if (c.cni.version && judged) {
     const line = minorOf(c.cni.version);
-    const table = c.cni.plugin === 'cilium' ? compat.cni.cilium : compat.cni.calico;
-    out.push(...judge('cni-version', c.cni.plugin === 'cilium' ? 'Cilium' : 'Calico', line, table.find((e) => e.minor === line), kube, 'cluster.cni.version'));
+    const table = (c.cni.plugin === 'cilium' ? compat.cni.cilium : compat.cni.calico).map((e) => ({ ...e, key: e.minor }));
+    out.push(...judge('cni-version', c.cni.plugin === 'cilium' ? 'Cilium' : 'Calico', line, table, kube, 'cluster.cni.version'));
   }
   if (c.cni.kubeProxyReplacement && c.cni.plugin !== 'cilium') {
     out.push({ id: 'cni-kube-proxy-replacement', severity: 'error', message: 'kubeProxyReplacement is a Cilium feature; Calico needs kube-proxy.',

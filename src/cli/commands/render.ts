@@ -7,7 +7,7 @@ import { loadAndCheck, loadPlan, type GlobalOptions } from '../context.ts';
 export async function renderCommand(node: string, opts: GlobalOptions & { out: string; force: boolean }, io: Io): Promise<number> {
   const { cluster, report } = await loadAndCheck(opts);
   if (!cluster.nodes.some((n) => n.config.hostname === node)) {
-    throw imgforgeError('UnknownTarget', { target: node, known: cluster.nodes.map((n) => n.config.hostname).join(', ') });
+    throw imgforgeError('UnknownNode', { node, known: cluster.nodes.map((n) => n.config.hostname).join(', ') });
   }
   if (!report.ok && !opts.force) throw imgforgeError('Findings', { errors: report.errors });
   const { plan, seeds } = await loadPlan(cluster, [node]);
