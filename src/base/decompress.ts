@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
-import { execa } from 'execa';
+import { xzDecompress } from '../tools/xz.ts';
 import { imgforgeError } from '../errors/error.ts';
 import { run, TOOLS } from '../tools/run.ts';
 import { SparseWriter } from './sparse-writer.ts';
@@ -36,9 +36,9 @@ export async function toRawImage(source: string, dest: string): Promise<Containe
     if (container === 'qcow2') {
       await run(TOOLS.qemuImg, ['convert', '-f', 'qcow2', '-O', 'raw', source, tmp]);
     } else if (container === 'xz') {
-      const xz = execa(TOOLS.xz.command, ['-dc', '--', source], { buffer: false, stdout: 'pipe' });
-      const done = pipeline(xz.stdout!, new SparseWriter(tmp));
-      await Promise.all([xz, done]).catch(async (e: unknown) => {
+      const xz = xzDecompress(source);
+      const done = pipeline(xz.stdout, new SparseWriter(tmp));
+      await Promise.all([xz.done, done]).catch(async (e: unknown) => {
         xz.kill();
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw imgforgeError('ToolMissing', { tool: 'xz', pkg: TOOLS.xz.pkg });
         throw imgforgeError('BaseInvalid', { path: source, detail: `xz could not decompress it (${(e as Error).message.split('\n')[0]})` }, { cause: e });

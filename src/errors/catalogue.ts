@@ -185,6 +185,11 @@ export const catalogue = {
     message: (a) => `${a.path}: ${a.detail}`,
     hint: () => 'Check that the file is a complete disk image of the board\'s base (see `imgforge profiles`).',
   }),
+  Unsupported: entry<{ what: string }>({
+    category: 'unsupported',
+    title: 'Not supported yet',
+    message: (a) => `${a.what} is not supported by this version of imgforge.`,
+  }),
   NoSpace: entry<{ path: string; needed: string; available: string }>({
     category: 'io',
     title: 'Not enough disk space',

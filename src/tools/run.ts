@@ -1,4 +1,4 @@
-import { execa, ExecaError, type Options } from 'execa';
+import { execa, ExecaError } from 'execa';
 import { imgforgeError } from '../errors/error.ts';
 
 /** An external program and the Debian package that provides it (for the "missing tool" hint). */
@@ -18,7 +18,16 @@ export const TOOLS = {
   debugfs: { command: 'debugfs', pkg: 'e2fsprogs' },
   e2fsck: { command: 'e2fsck', pkg: 'e2fsprogs' },
   xz: { command: 'xz', pkg: 'xz-utils' },
+  filefrag: { command: 'filefrag', pkg: 'e2fsprogs' },
 } as const satisfies Record<string, Tool>;
+
+/** What callers may set; everything else about how tools run is fixed here. */
+export interface RunOptions {
+  readonly input?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly timeout?: number;
+}
 
 const tail = (text: string): string => text.trim().split('\n').slice(-3).join(' | ');
 
@@ -26,17 +35,27 @@ const tail = (text: string): string => text.trim().split('\n').slice(-3).join(' 
  * The only place imgforge starts a process: argument arrays only, never a shell. A missing
  * program is an environment error naming its package; a failure names the tool and its stderr.
  */
-export async function run(tool: Tool, args: readonly string[], options: Options = {}): Promise<{ stdout: string; stderr: string }> {
+export async function run(tool: Tool, args: readonly string[], options: RunOptions = {}): Promise<{ stdout: string; stderr: string }> {
+  const r = await runBinary(tool, args, options);
+  return { stdout: r.stdout.toString('utf8'), stderr: r.stderr };
+}
+
+/** As run, with stdout as bytes (file contents read out of an image). */
+export async function runBinary(tool: Tool, args: readonly string[], options: RunOptions = {}): Promise<{ stdout: Buffer; stderr: string }> {
   try {
-    const r = await execa(tool.command, args, { stripFinalNewline: false, ...options });
-    return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+    const r = await execa(tool.command, args, {
+      stripFinalNewline: false, encoding: 'buffer', input: options.input, env: options.env, cwd: options.cwd, timeout: options.timeout,
+    });
+    return { stdout: Buffer.from(r.stdout), stderr: Buffer.from(r.stderr).toString('utf8') };
   } catch (e) {
     if (e instanceof ExecaError) {
       if ((e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || e.code === 'ENOENT') {
         throw imgforgeError('ToolMissing', { tool: tool.command, pkg: tool.pkg }, { cause: e });
       }
       const status = e.signal ? `was killed by ${e.signal}` : `exited with status ${e.exitCode}`;
-      throw imgforgeError('ToolFailed', { tool: tool.command, status, stderr: tail(String(e.stderr ?? '')) }, {
+      const raw: unknown = e.stderr;
+      const stderr = raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : String(raw ?? '');
+      throw imgforgeError('ToolFailed', { tool: tool.command, status, stderr: tail(stderr) }, {
         cause: e, debugDetails: [`command: ${[tool.command, ...args].join(' ')}`],
       });
     }

@@ -1,0 +1,99 @@
+import { mkdtemp, open, rm, utimes, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeGpt } from '../../image/gpt.ts';
+import type { ImagePlan } from '../../plan/image.ts';
+import type { SeedFile } from '../../plan/seed.ts';
+import { debugfs } from '../../tools/ext4.ts';
+import { mcopy, mkfsFat } from '../../tools/fat.ts';
+import { dataExtents, type Extent } from '../../tools/filefrag.ts';
+import { copySparse } from './copy.ts';
+
+export interface AssembleInput {
+  readonly plan: ImagePlan;
+  readonly base: string;
+  readonly seed: readonly SeedFile[];
+  /** Bootloader blobs to write, already read: bytes and their disk offsets. */
+  readonly blobs: readonly { readonly offsetBytes: number; readonly data: Buffer }[];
+  /** SOURCE_DATE_EPOCH: the only time that goes into the image. */
+  readonly epoch: number;
+}
+
+/** Regions a flash must write even where they are zero (see digestImage). */
+export function mustMap(plan: ImagePlan): Extent[] {
+  const gpt = encodeGpt({ diskSectors: plan.sizeBytes / 512, diskGuid: plan.diskGuid, partitions: [] });
+  const mib = 2 ** 20;
+  return [
+    { offset: 0, length: gpt.primary.length },
+    { offset: gpt.backupOffsetBytes, length: gpt.backup.length },
+    { offset: plan.cidata.offsetBytes, length: plan.cidata.sizeBytes },
+    ...plan.partitions.filter((p) => p.role === 'reserved').flatMap((p) => {
+      const start = p.firstLba * 512, end = (p.lastLba + 1) * 512;
+      return [{ offset: start, length: Math.min(mib, end - start) }, { offset: Math.max(start, end - mib), length: Math.min(mib, end - start) }];
+    }),
+  ];
+}
+
+/** debugfs commands for the plan's root edits: delete quirk files, leave machine-id empty (owned by root, 0444). */
+function rootEdits(plan: ImagePlan, emptyFile: string): string[] {
+  return [
+    ...plan.edits.remove.map((f) => `rm ${f}`),
+    ...plan.edits.empty.flatMap((f) => [`rm ${f}`, `write ${emptyFile} ${f}`, `sif ${f} mode 0100444`, `sif ${f} uid 0`, `sif ${f} gid 0`]),
+  ];
+}
+
+/**
+ * Write one image at `out` as the plan says; decides nothing. Every step works on the file
+ * itself: no loop device, no mount, no root.
+ */
+export async function assembleImage(input: AssembleInput, out: string): Promise<string[]> {
+  const { plan } = input;
+  const log: string[] = [];
+  const stage = await mkdtemp(join(tmpdir(), 'imgforge-seed-'));
+  try {
+    const img = await open(out, 'w', 0o600);
+    const base = await open(input.base, 'r');
+    try {
+      await img.truncate(plan.sizeBytes);
+      const gpt = encodeGpt({ diskSectors: plan.sizeBytes / 512, diskGuid: plan.diskGuid, partitions: plan.partitions.map((p) => ({ ...p })) });
+      await img.write(gpt.primary, 0, gpt.primary.length, 0);
+      await img.write(gpt.backup, 0, gpt.backup.length, gpt.backupOffsetBytes);
+      const extents = await dataExtents(input.base, (await base.stat()).size);
+      if (plan.bootArea) {
+        const n = await copySparse(base, extents, plan.bootArea.fromByte, plan.bootArea.toByte - plan.bootArea.fromByte, img, plan.bootArea.fromByte);
+        log.push(`kept ${n} bytes of the base's boot area`);
+      }
+      for (const blob of input.blobs) await img.write(blob.data, 0, blob.data.length, blob.offsetBytes);
+      for (const p of plan.partitions) {
+        if (!p.source) continue;
+        const n = await copySparse(base, extents, p.source.firstLba * 512, (p.source.lastLba - p.source.firstLba + 1) * 512, img, p.firstLba * 512);
+        log.push(`copied ${p.role} partition ${p.number} (${n} bytes of data)`);
+      }
+      await img.sync();
+    } finally {
+      await base.close();
+      await img.close();
+    }
+
+    await mkfsFat(out, { offsetBytes: plan.cidata.offsetBytes, sizeBytes: plan.cidata.sizeBytes, label: 'CIDATA', volumeId: plan.cidata.volumeId });
+    const files: string[] = [];
+    for (const f of input.seed) {
+      const path = join(stage, f.name);
+      await writeFile(path, f.content, { mode: 0o600 });
+      await utimes(path, input.epoch, input.epoch);
+      files.push(path);
+    }
+    await mcopy(out, plan.cidata.offsetBytes, files);
+    log.push(`wrote the seed (${input.seed.map((f) => f.name).join(', ')}) to CIDATA`);
+
+    const empty = join(stage, 'empty');
+    await writeFile(empty, '');
+    await chmod(empty, 0o444);
+    const result = await debugfs(out, plan.root.offsetBytes, rootEdits(plan, empty), { write: true, epoch: input.epoch });
+    for (const f of plan.edits.remove) log.push(new RegExp(`rm ${f}[^\\n]*\\n[^\\n]*not found`).test(result) ? `${f}: not in the base` : `removed ${f}`);
+    log.push(`emptied ${plan.edits.empty.join(', ')}`);
+    return log;
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { imgforgeError } from '../errors/error.ts';
+import { deriveGuid } from '../image/guid.ts';
+import type { BaseLayout, BasePartition } from '../image/probe.ts';
+import type { Profile } from '../profiles/schema.ts';
+import type { LayoutPlan } from './layout.ts';
+
+export const SECTOR_BYTES = 512;
+/** 1 MiB in sectors: every partition imgforge places starts and ends on this boundary. */
+const ALIGN = 2048;
+/** The backup GPT: 32 sectors of entries and its header (UEFI 2.10 §5.3.2). */
+const GPT_TAIL_SECTORS = 33;
+/** The seed partition: FAT16 with 2 KiB clusters (16384 of them) holds seeds with certificates and keys. */
+export const CIDATA_BYTES = 32 * 2 ** 20;
+
+/** GPT type GUIDs (UEFI 2.10 table 5.7; Discoverable Partitions Specification). */
+const TYPE = {
+  linux: '0FC63DAF-8483-4772-8E79-3D69D8477DE4',
+  esp: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B',
+  basicData: 'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7',
+} as const;
+/** GPT attribute bit 2, "legacy BIOS bootable": what U-Boot's distro boot reads instead of the MBR boot flag. */
+const LEGACY_BOOTABLE = 1n << 2n;
+
+export type Role = 'root' | 'boot' | 'esp' | 'biosBoot' | 'cidata' | 'reserved' | 'other';
+
+export interface ImagePartition {
+  readonly number: number;
+  readonly role: Role;
+  readonly name: string;
+  readonly typeGuid: string;
+  readonly uniqueGuid: string;
+  readonly firstLba: number;
+  readonly lastLba: number;
+  readonly attributes: bigint;
+  /** Sectors of the base copied into this partition, from its start; null for new partitions. */
+  readonly source: { readonly firstLba: number; readonly lastLba: number } | null;
+}
+
+/** Everything the executor needs to write one node's image; computed without I/O. */
+export interface ImagePlan {
+  readonly sizeBytes: number;
+  readonly diskGuid: string;
+  readonly partitions: readonly ImagePartition[];
+  /** Base bytes between the partition table and the first partition to keep (U-Boot on boards without SPI). */
+  readonly bootArea: { readonly fromByte: number; readonly toByte: number } | null;
+  readonly cidata: { readonly offsetBytes: number; readonly sizeBytes: number; readonly volumeId: string };
+  readonly root: { readonly offsetBytes: number; readonly sizeBytes: number; readonly fs: 'ext4' | 'ext2' };
+  /** Files deleted from root, and files left empty (machine-id(5): an empty file is regenerated at first boot). */
+  readonly edits: { readonly remove: readonly string[]; readonly empty: readonly string[] };
+}
+
+const alignUp = (lba: number): number => Math.ceil(lba / ALIGN) * ALIGN;
+
+/** Find each declared role's partition in the base by label, partlabel, type and file system; never by number. */
+export function matchRoles(base: BaseLayout, spec: Profile['base']['partitions'], path: string): Map<Role, BasePartition> {
+  const out = new Map<Role, BasePartition>();
+  for (const [role, want] of Object.entries(spec) as [Role, NonNullable<(typeof spec)[keyof typeof spec]>][]) {
+    if (!want) continue;
+    const hits = base.partitions.filter((p) => (!want.label || p.label === want.label) && (!want.partlabel || p.partlabel === want.partlabel)
+      && (!want.type || p.type.toUpperCase() === want.type.toUpperCase()) && (want.fs === 'none' || p.fs === want.fs));
+    const what = [want.label && `label ${want.label}`, want.partlabel && `partlabel ${want.partlabel}`, want.type && `type ${want.type}`, want.fs !== 'none' && want.fs].filter(Boolean).join(', ');
+    if (hits.length !== 1) throw imgforgeError('BaseInvalid', { path, detail: `expected one ${role} partition (${what}), found ${hits.length}` });
+    out.set(role, hits[0]!);
+  }
+  return out;
+}
+
+function mbrTypeToGuid(type: string, fs: string): string {
+  if (type === '0xef') return TYPE.esp;
+  if (['0x0b', '0x0c', '0x0e', '0x06'].includes(type) || fs === 'vfat') return TYPE.basicData;
+  return TYPE.linux;
+}
+
+/**
+ * Lay out one node's image. Base partitions before root keep their exact place (boot
+ * firmware and GRUB find them there); the seed partition follows them; root moves after it,
+ * stays last and so can grow. When the disk size is known, root gets its declared size and the
+ * reserved partitions are written directly, as the first-boot layout step would create them.
+ */
+export function planImage(args: {
+  readonly cluster: string; readonly node: string; readonly basePath: string;
+  readonly base: BaseLayout; readonly profile: Profile; readonly layout: LayoutPlan;
+}): ImagePlan {
+  const { cluster, node, base, profile, layout } = args;
+  const roles = matchRoles(base, profile.base.partitions, args.basePath);
+  const root = roles.get('root')!;
+  const others = base.partitions.filter((p) => p !== root);
+  if (others.some((p) => p.firstLba > root.firstLba)) {
+    throw imgforgeError('BaseInvalid', { path: args.basePath, detail: 'root is not the last partition, so it could not grow' });
+  }
+  const roleOf = (p: BasePartition): Role => [...roles].find(([, q]) => q === p)?.[0] ?? 'other';
+  const guid = (...parts: string[]): string => deriveGuid(cluster, node, ...parts);
+  const fromBase = (p: BasePartition, firstLba: number, lastLba: number): ImagePartition => ({
+    number: p.number, role: roleOf(p), firstLba, lastLba,
+    name: p.partlabel || (roleOf(p) === 'root' ? 'root' : roleOf(p)),
+    typeGuid: base.table === 'gpt' ? p.type : mbrTypeToGuid(p.type, p.fs),
+    uniqueGuid: p.uniqueGuid ?? guid('partition', String(p.number)),
+    attributes: base.table === 'gpt' ? p.attributes : p.number === 1 ? LEGACY_BOOTABLE : 0n,
+    source: { firstLba: p.firstLba, lastLba: p.lastLba },
+  });
+  const used = new Set(base.partitions.map((p) => p.number));
+  const nextNumber = (): number => { let n = 1; while (used.has(n)) n++; used.add(n); return n; };
+
+  const start = alignUp(Math.max(profile.boot.firstSector, 34, ...others.map((p) => p.lastLba + 1)));
+  const cidataFirst = start, cidataLast = start + CIDATA_BYTES / SECTOR_BYTES - 1;
+  const rootFirst = alignUp(cidataLast + 1);
+  const rootBaseSectors = root.lastLba - root.firstLba + 1;
+  const disk = layout.diskBytes === null ? null : Math.floor(layout.diskBytes / SECTOR_BYTES);
+  const partitions: ImagePartition[] = others.map((p) => fromBase(p, p.firstLba, p.lastLba));
+  partitions.push({ number: nextNumber(), role: 'cidata', name: 'cidata', typeGuid: TYPE.basicData, uniqueGuid: guid('partition', 'cidata'),
+    firstLba: cidataFirst, lastLba: cidataLast, attributes: 0n, source: null });
+
+  let rootLast = rootFirst + rootBaseSectors - 1;
+  if (disk !== null) {
+    const usableEnd = Math.floor((disk - GPT_TAIL_SECTORS - 1) / ALIGN) * ALIGN; // exclusive
+    const wanted = layout.partitions.map((p) => (p.bytes === null ? null : Math.floor(p.bytes / SECTOR_BYTES / ALIGN) * ALIGN));
+    const rest = usableEnd - rootFirst - wanted.reduce<number>((s, w) => s + (w ?? 0), 0);
+    if (rest < 0 || (wanted.includes(null) && rest < ALIGN)) {
+      throw imgforgeError('BaseInvalid', { path: args.basePath, detail: `the layout does not fit a ${layout.diskBytes}-byte disk after the base's partitions` });
+    }
+    let pos = rootFirst;
+    layout.partitions.forEach((p, i) => {
+      const size = wanted[i] ?? rest;
+      const last = (p.role === 'root' ? Math.floor((pos + size) / ALIGN) * ALIGN : pos + size) - 1;
+      if (p.role === 'root') {
+        if (last < rootFirst + rootBaseSectors - 1) throw imgforgeError('BaseInvalid', { path: args.basePath, detail: `root's declared size ${p.size} is smaller than the base's root file system` });
+        rootLast = last;
+      } else {
+        partitions.push({ number: nextNumber(), role: 'reserved', name: p.name, typeGuid: TYPE.linux, uniqueGuid: guid('partition', p.name),
+          firstLba: pos, lastLba: last, attributes: 0n, source: null });
+      }
+      pos = last + 1;
+    });
+  }
+  partitions.push(fromBase(root, rootFirst, rootLast));
+  const sizeSectors = disk ?? alignUp(rootLast + 1 + GPT_TAIL_SECTORS);
+  const firstPartition = Math.min(...partitions.map((p) => p.firstLba));
+  const volumeId = createHash('sha256').update(`${cluster}\0${node}\0cidata`).digest('hex').slice(0, 8);
+  return {
+    sizeBytes: sizeSectors * SECTOR_BYTES,
+    diskGuid: guid('disk'),
+    partitions: partitions.sort((a, b) => a.firstLba - b.firstLba),
+    // Sectors 0-33 hold the new GPT; what the base kept after them (idbloader at sector 64) is copied as it was.
+    bootArea: profile.boot.keepBootArea && firstPartition > 34 ? { fromByte: 34 * SECTOR_BYTES, toByte: firstPartition * SECTOR_BYTES } : null,
+    cidata: { offsetBytes: cidataFirst * SECTOR_BYTES, sizeBytes: CIDATA_BYTES, volumeId },
+    root: { offsetBytes: rootFirst * SECTOR_BYTES, sizeBytes: (rootLast - rootFirst + 1) * SECTOR_BYTES, fs: root.fs === 'ext2' ? 'ext2' : 'ext4' },
+    edits: { remove: profile.base.quirks.removeFiles, empty: ['/etc/machine-id'] },
+  };
+}

@@ -1,0 +1,33 @@
+import { run, TOOLS } from './run.ts';
+
+/**
+ * Make a FAT16 file system inside a partition of an image file. mkfs.fat picks the FAT type and
+ * cluster size from the whole file, not the partition, so both are given explicitly
+ * (boards-images.md §5.3); --invariant and -i make the result byte-identical between runs.
+ */
+export async function mkfsFat(image: string, opts: { offsetBytes: number; sizeBytes: number; label: string; volumeId: string }): Promise<void> {
+  const sectors = opts.offsetBytes / 512;
+  await run(TOOLS.mkfsFat, [
+    '-F', '16',
+    '-s', '4',
+    '-S', '512',
+    '-n', opts.label,
+    '-i', opts.volumeId,
+    '-h', String(sectors),
+    '--invariant',
+    `--offset=${sectors}`,
+    image,
+    String(opts.sizeBytes / 1024),
+  ], { env: { LC_ALL: 'C' } });
+}
+
+/** Copy files into the root of a FAT file system at a byte offset of an image (mtools "img@@offset"). */
+export async function mcopy(image: string, offsetBytes: number, files: readonly string[]): Promise<void> {
+  // -m keeps the files' modification times (set by the caller for reproducible images).
+  await run(TOOLS.mcopy, ['-i', `${image}@@${offsetBytes}`, '-m', '-o', ...files, '::'], { env: { MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' } });
+}
+
+/** List the root of a FAT file system at an offset: name and size per file. */
+export async function mdir(image: string, offsetBytes: number): Promise<string> {
+  return (await run(TOOLS.mdir, ['-i', `${image}@@${offsetBytes}`, '-b', '::'], { env: { MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' } })).stdout;
+}
