@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { imgforgeError, isImgforgeError } from '../errors/error.ts';
+import { buildCommand, type BuildFlags } from './commands/build.ts';
 import { checkCommand } from './commands/check.ts';
+import { inspectCommand } from './commands/inspect.ts';
 import { planCommand } from './commands/plan.ts';
 import { profilesCommand } from './commands/profiles.ts';
 import { renderCommand } from './commands/render.ts';
@@ -35,6 +37,21 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--force', 'plan even when check finds errors', false)
     .option('--json', 'machine-readable output')
     .action(async (targets: string[], _o, cmd: Command) => done(await planCommand(targets, { ...globals(cmd), ...cmd.opts<{ force: boolean }>() }, io)));
+  cli.command('build').description('build flashable images for the targets (node hostnames or board names; default all)')
+    .argument('[targets...]', 'node hostnames or board profile names')
+    .option('-o, --out <dir>', 'output folder', 'dist')
+    .option('--base <file|url>', 'base image to use instead of the profile\'s')
+    .option('--disk-size <size>', 'size of the target disk (e.g. 1TB): write the final partition table')
+    .option('--compress <kind>', 'also write a compressed copy: zstd or xz')
+    .option('--allow-unverified', 'use a base that has no checksum to verify', false)
+    .option('--cache-dir <dir>', 'where verified bases are kept (default: $XDG_CACHE_HOME/imgforge)')
+    .option('--force', 'build even when check finds errors', false)
+    .option('--json', 'machine-readable output')
+    .action(async (targets: string[], _o, cmd: Command) => done(await buildCommand(targets, { ...globals(cmd), ...cmd.opts<BuildFlags>() }, io)));
+  cli.command('inspect').description('show an image\'s partitions, seed and manifest, and whether it verifies')
+    .argument('<image>', 'image file')
+    .option('--json', 'machine-readable output')
+    .action(async (image: string, _o, cmd: Command) => done(await inspectCommand(image, globals(cmd), io)));
   return cli;
 }
 

@@ -23,6 +23,8 @@ export interface BuildOptions {
   readonly base?: string | undefined;
   readonly allowUnverified: boolean;
   readonly compress?: 'zstd' | 'xz' | undefined;
+  /** Write the final partition table for a disk of this size (the image file then has that size, sparse). */
+  readonly diskBytes: number | null;
   readonly epoch: number;
   readonly version: string;
   readonly onProgress?: (what: string, done: number, total: number | null) => void;
@@ -61,7 +63,7 @@ async function resolveBase(n: ResolvedNode, opts: BuildOptions): Promise<Base & 
   return { ...base, source: src.url };
 }
 
-function manifest(n: NodePlan, cluster: Cluster, base: Base & { source: string }, image: ImagePlan, digest: { sha256: string; mappedBytes: number }, opts: BuildOptions): string {
+function manifest(n: NodePlan, cluster: Cluster, base: Base & { source: string }, image: ImagePlan, digest: { sha256: string; mappedBytes: number }, steps: readonly string[], opts: BuildOptions): string {
   return `${JSON.stringify({
     imgforge: opts.version,
     cluster: cluster.config.cluster.name,
@@ -76,6 +78,7 @@ function manifest(n: NodePlan, cluster: Cluster, base: Base & { source: string }
       partitions: image.partitions.map((p) => ({ number: p.number, role: p.role, name: p.name, type: p.typeGuid, guid: p.uniqueGuid, firstLba: p.firstLba, lastLba: p.lastLba })),
       edits: image.edits,
     },
+    steps,
     sourceDateEpoch: opts.epoch,
   }, null, 2)}\n`;
 }
@@ -86,7 +89,7 @@ export async function buildNode(cluster: Cluster, n: ResolvedNode, plan: NodePla
   step('base');
   const base = await resolveBase(n, opts);
   const layout = probeBase(base.raw);
-  const image = planImage({ cluster: cluster.config.cluster.name, node: plan.hostname, basePath: base.raw, base: layout, profile: n.profile, layout: plan.layout });
+  const image = planImage({ cluster: cluster.config.cluster.name, node: plan.hostname, basePath: base.raw, base: layout, profile: n.profile, diskBytes: opts.diskBytes });
   const blobs = await Promise.all(n.profile.boot.blobs.map(async (b) => ({ offsetBytes: b.offsetBytes, data: await readFile(resolve(dirname(cluster.path), b.file)) })));
   await mkdir(opts.out, { recursive: true, mode: 0o700 });
   const baseData = (await stat(base.raw)).blocks * 512;
@@ -104,14 +107,13 @@ export async function buildNode(cluster: Cluster, n: ResolvedNode, plan: NodePla
   const digest = await digestImage(tmp, image.sizeBytes, mustMap(image));
   await outputs.write(`${final}.bmap`, digest.bmap);
   await outputs.write(`${final}.sha256`, `${digest.sha256}  ${plan.hostname}.img\n`);
-  await outputs.write(`${final.replace(/\.img$/, '')}.manifest.json`, manifest(plan, cluster, base, image, digest, opts));
+  await outputs.write(`${final.replace(/\.img$/, '')}.manifest.json`, manifest(plan, cluster, base, image, digest, log, opts));
   let compressed: string | null = null;
   if (opts.compress) {
     step(`compress (${opts.compress})`);
     compressed = `${final}.${opts.compress === 'zstd' ? 'zst' : 'xz'}`;
     await compress(tmp, outputs.temp(compressed), opts.compress);
   }
-  void log;
   return { node: plan.hostname, image: final, sizeBytes: image.sizeBytes, sha256: digest.sha256, mappedBytes: digest.mappedBytes,
     bmap: `${final}.bmap`, manifest: `${final.replace(/\.img$/, '')}.manifest.json`, compressed };
 }

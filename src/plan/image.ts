@@ -3,7 +3,7 @@ import { imgforgeError } from '../errors/error.ts';
 import { deriveGuid } from '../image/guid.ts';
 import type { BaseLayout, BasePartition } from '../image/probe.ts';
 import type { Profile } from '../profiles/schema.ts';
-import type { LayoutPlan } from './layout.ts';
+import { planLayout } from './layout.ts';
 
 export const SECTOR_BYTES = 512;
 /** 1 MiB in sectors: every partition imgforge places starts and ends on this boundary. */
@@ -80,9 +80,12 @@ function mbrTypeToGuid(type: string, fs: string): string {
  */
 export function planImage(args: {
   readonly cluster: string; readonly node: string; readonly basePath: string;
-  readonly base: BaseLayout; readonly profile: Profile; readonly layout: LayoutPlan;
+  readonly base: BaseLayout; readonly profile: Profile;
+  /** The target disk's size when the image is to carry the final table (build --disk-size); null for a compact image. */
+  readonly diskBytes: number | null;
 }): ImagePlan {
-  const { cluster, node, base, profile, layout } = args;
+  const { cluster, node, base, profile } = args;
+  const layout = planLayout(profile.layout, args.diskBytes);
   const roles = matchRoles(base, profile.base.partitions, args.basePath);
   const root = roles.get('root')!;
   const others = base.partitions.filter((p) => p !== root);
@@ -93,7 +96,8 @@ export function planImage(args: {
   const guid = (...parts: string[]): string => deriveGuid(cluster, node, ...parts);
   const fromBase = (p: BasePartition, firstLba: number, lastLba: number): ImagePartition => ({
     number: p.number, role: roleOf(p), firstLba, lastLba,
-    name: p.partlabel || (roleOf(p) === 'root' ? 'root' : roleOf(p)),
+    // GPT names are kept as the base has them; partitions that came from an MBR get their role.
+    name: base.table === 'gpt' ? p.partlabel : roleOf(p),
     typeGuid: base.table === 'gpt' ? p.type : mbrTypeToGuid(p.type, p.fs),
     uniqueGuid: p.uniqueGuid ?? guid('partition', String(p.number)),
     attributes: base.table === 'gpt' ? p.attributes : p.number === 1 ? LEGACY_BOOTABLE : 0n,

@@ -31,3 +31,8 @@ export async function mcopy(image: string, offsetBytes: number, files: readonly 
 export async function mdir(image: string, offsetBytes: number): Promise<string> {
   return (await run(TOOLS.mdir, ['-i', `${image}@@${offsetBytes}`, '-b', '::'], { env: { MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' } })).stdout;
 }
+
+/** Read one file from the root of a FAT file system at an offset. */
+export async function mtype(image: string, offsetBytes: number, name: string): Promise<string> {
+  return (await run(TOOLS.mtype, ['-i', `${image}@@${offsetBytes}`, `::${name}`], { env: { MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' } })).stdout;
+}

@@ -15,6 +15,7 @@ export const TOOLS = {
   fsckFat: { command: 'fsck.fat', pkg: 'dosfstools' },
   mcopy: { command: 'mcopy', pkg: 'mtools' },
   mdir: { command: 'mdir', pkg: 'mtools' },
+  mtype: { command: 'mtype', pkg: 'mtools' },
   debugfs: { command: 'debugfs', pkg: 'e2fsprogs' },
   e2fsck: { command: 'e2fsck', pkg: 'e2fsprogs' },
   xz: { command: 'xz', pkg: 'xz-utils' },

@@ -1,0 +1,66 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { imgforgeError } from '../../errors/error.ts';
+import { probeBase } from '../../image/probe.ts';
+import { parseBmap } from '../../image/bmap.ts';
+import { digestImage } from '../../execute/image/digest.ts';
+import { mdir, mtype } from '../../tools/fat.ts';
+import { sgdiskVerify } from '../../tools/verify.ts';
+import { formatBytes } from '../../util/size.ts';
+import { json, type Io } from '../output.ts';
+import type { GlobalOptions } from '../context.ts';
+
+const SEED_FILES = ['user-data', 'meta-data', 'network-config', 'vendor-data'];
+
+/** imgforge inspect <image>: its partitions, its seed, its manifest, and whether it verifies. */
+export async function inspectCommand(image: string, opts: GlobalOptions, io: Io): Promise<number> {
+  if (!(await stat(image).then((s) => s.isFile(), () => false))) throw imgforgeError('ReadFailed', { path: image, detail: 'no such file' });
+  const layout = probeBase(image);
+  const problems: string[] = [];
+  const cidata = layout.partitions.find((p) => p.fs === 'vfat' && p.label.toUpperCase() === 'CIDATA');
+  const seed: { name: string; bytes: number; sha256: string }[] = [];
+  let instanceId: string | null = null;
+  if (cidata) {
+    const listing = await mdir(image, cidata.firstLba * 512);
+    for (const name of SEED_FILES) {
+      if (!new RegExp(`${name}$`, 'mi').test(listing)) { if (name === 'user-data' || name === 'meta-data') problems.push(`the seed lacks ${name}`); continue; }
+      const text = await mtype(image, cidata.firstLba * 512, name);
+      seed.push({ name, bytes: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex') });
+      if (name === 'meta-data') instanceId = /instance-id:\s*"?([^"\n]+)"?/.exec(text)?.[1] ?? null;
+    }
+  } else {
+    problems.push('no CIDATA partition: the image carries no seed');
+  }
+  const base = image.replace(/\.img$/, '');
+  const manifestFile = `${base}.manifest.json`;
+  const manifest: unknown = existsSync(manifestFile) ? JSON.parse(readFileSync(manifestFile, 'utf8')) : null;
+  if (layout.table === 'gpt') await sgdiskVerify(image).catch((e: Error) => problems.push(e.message));
+  const verification: Record<string, string> = {};
+  if (existsSync(`${image}.sha256`) || existsSync(`${image}.bmap`)) {
+    const bmap = existsSync(`${image}.bmap`) ? parseBmap(readFileSync(`${image}.bmap`, 'utf8')) : null;
+    const digest = await digestImage(image, layout.sizeBytes, []);
+    if (existsSync(`${image}.sha256`)) {
+      const want = readFileSync(`${image}.sha256`, 'utf8').split(/\s+/)[0];
+      verification['sha256'] = want === digest.sha256 ? 'ok' : `mismatch: file has ${digest.sha256}, ${image}.sha256 says ${want}`;
+    }
+    if (bmap) verification['bmap'] = !bmap.bmapFileChecksumValid ? 'the bmap file checksum is wrong' : bmap.imageSize !== layout.sizeBytes ? 'the bmap is for an image of another size' : 'ok';
+    for (const [k, v] of Object.entries(verification)) if (v !== 'ok') problems.push(`${k}: ${v}`);
+  }
+  const result = {
+    image, table: layout.table, sizeBytes: layout.sizeBytes,
+    partitions: layout.partitions.map((p) => ({ number: p.number, firstLba: p.firstLba, lastLba: p.lastLba, bytes: (p.lastLba - p.firstLba + 1) * 512, type: p.type, name: p.partlabel, fs: p.fs, label: p.label })),
+    seed: { instanceId, files: seed }, manifest, verification, verified: problems.length === 0, problems,
+  };
+  if (opts.json) {
+    io.out(json(result));
+  } else {
+    io.out(`${image}: ${layout.table.toUpperCase()}, ${formatBytes(layout.sizeBytes)}\n`);
+    for (const p of result.partitions) io.out(`  ${String(p.number).padStart(3)} ${formatBytes(p.bytes).padStart(10)} ${p.fs.padEnd(5)} ${(p.label || '-').padEnd(16)} ${p.name}\n`);
+    io.out(`seed: ${instanceId ?? 'none'} (${seed.map((f) => f.name).join(', ')})\n`);
+    io.out(manifest ? `manifest: ${manifestFile}\n` : 'manifest: none\n');
+    for (const [k, v] of Object.entries(verification)) io.out(`${k}: ${v}\n`);
+    io.out(problems.length ? `not verified:\n${problems.map((p) => `  - ${p}\n`).join('')}` : 'verified\n');
+  }
+  return problems.length ? 1 : 0;
+}

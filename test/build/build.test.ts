@@ -1,0 +1,247 @@
+import { describe, test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, listFiles, requireTool, ROOT, tempDir } from '../helpers.ts';
+import { hardkernelLikeBase, ubuntuLikeBase } from '../fixtures/bases.ts';
+import { ensureSpace } from '../../src/execute/image/outputs.ts';
+
+const MINIMAL = join(ROOT, 'test/fixtures/minimal.config.mjs');
+const HOMELAB = join(ROOT, 'images.config.ts');
+const sha = (path: string): string => run('sha256sum', [path]).split(' ')[0]!;
+function readRange(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, offset);
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+const run = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+
+interface Part { node: string; start: number; size: number; name: string }
+function partitions(image: string): Part[] {
+  const table = JSON.parse(run('sfdisk', ['--json', image])) as { partitiontable: { partitions: Part[] } };
+  return table.partitiontable.partitions;
+}
+const partNamed = (image: string, name: string): Part => partitions(image).find((p) => p.name === name)!;
+const extCat = (image: string, offset: number, path: string): string =>
+  spawnSync('debugfs', ['-R', `cat ${path}`, `${image}?offset=${offset}`], { encoding: 'latin1' }).stdout;
+const extHas = (image: string, offset: number, path: string): boolean =>
+  !/not found/.test(spawnSync('debugfs', ['-R', `stat ${path}`, `${image}?offset=${offset}`], { encoding: 'utf8' }).stderr);
+
+const tools = ['sgdisk', 'sfdisk', 'mkfs.fat', 'mcopy', 'debugfs', 'e2fsck', 'fsck.fat', 'bmaptool', 'filefrag'];
+
+describe('build from an Ubuntu-cloud-image-shaped base (GPT)', { concurrency: false }, () => {
+  let dir = '', base = '', out = '';
+  before(async () => {
+    if (!tools.every(requireTool)) return;
+    dir = tempDir();
+    base = ubuntuLikeBase(dir);
+    out = join(dir, 'out');
+    const r = await cli(['--config', MINIMAL, 'build', 'n1', '--base', base, '--out', out, '--cache-dir', join(dir, 'cache'), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  test('writes the image, bmap, checksum and manifest, 0600, nothing else', { skip: !tools.every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0) && !process.env['CI'] }, () => {
+    assert.deepEqual(listFiles(out), ['n1.img', 'n1.img.bmap', 'n1.img.sha256', 'n1.manifest.json']);
+    for (const f of listFiles(out)) assert.equal(statSync(join(out, f)).mode & 0o777, 0o600, f);
+    assert.equal(readFileSync(join(out, 'n1.img.sha256'), 'utf8'), `${sha(join(out, 'n1.img'))}  n1.img\n`);
+    const m = JSON.parse(readFileSync(join(out, 'n1.manifest.json'), 'utf8')) as { node: string; profile: string; base: { sha256: string }; seed: { instanceId: string }; image: { sha256: string }; imgforge: string };
+    assert.equal(m.node, 'n1');
+    assert.equal(m.profile, 'x86');
+    assert.equal(m.base.sha256, sha(base));
+    assert.equal(m.image.sha256, sha(join(out, 'n1.img')));
+    assert.match(m.seed.instanceId, /^iid-n1-[0-9a-f]{16}$/);
+  });
+
+  test('passes sgdisk -v, fsck.fat -n on CIDATA and e2fsck -fn on root', () => {
+    const img = join(out, 'n1.img');
+    assert.match(run('sgdisk', ['-v', img]), /No problems found/);
+    const cidata = partNamed(img, 'cidata');
+    const fat = join(dir, 'cidata.fat');
+    execFileSync('dd', [`if=${img}`, `of=${fat}`, 'bs=512', `skip=${cidata.start}`, `count=${cidata.size}`], { stdio: 'pipe' });
+    run('fsck.fat', ['-n', fat]);
+    assert.match(spawnSync('blkid', ['-p', fat], { encoding: 'utf8' }).stdout, /LABEL="CIDATA"/);
+    const root = partitions(img).find((p) => p.node.endsWith('img1'))!;
+    run('e2fsck', ['-fn', `${img}?offset=${root.start * 512}`]);
+  });
+
+  test('keeps the base partitions where they were, by number, with root last and CIDATA before it', () => {
+    const img = join(out, 'n1.img');
+    const parts = partitions(img);
+    const byNum = (n: number): Part => parts.find((p) => p.node === `${img}${n}`)!;
+    assert.deepEqual([byNum(14).start, byNum(15).start, byNum(16).start], [2048, 10240, 227328]);
+    assert.ok(byNum(2).start > byNum(16).start && byNum(1).start > byNum(2).start, 'CIDATA after /boot, root last');
+    const baseRoot = partitions(base).find((p) => p.node.endsWith('img1'))!;
+    assert.equal(byNum(1).size, baseRoot.size);
+    const grub = (f: string, start: number): string => createHash('sha256').update(readRange(f, start * 512, 4 * 2 ** 20)).digest('hex');
+    assert.equal(grub(img, 2048), grub(base, 2048), 'the BIOS boot partition (GRUB core) is copied byte for byte');
+  });
+
+  test('root is unchanged except the declared edits; the seed on CIDATA equals render', async () => {
+    const img = join(out, 'n1.img');
+    const root = partitions(img).find((p) => p.node.endsWith('img1'))!.start * 512;
+    const baseRoot = partitions(base).find((p) => p.node.endsWith('img1'))!.start * 512;
+    for (const f of ['/etc/hostname', '/etc/os-release', '/etc/fstab', '/usr/bin/tool', '/var/lib/data.bin']) {
+      assert.equal(extCat(img, root, f), extCat(base, baseRoot, f), f);
+    }
+    assert.equal(extCat(base, baseRoot, '/etc/machine-id').length, 33);
+    assert.equal(extCat(img, root, '/etc/machine-id'), '', 'machine-id is emptied so every clone generates its own');
+    const seedDir = join(dir, 'seed');
+    assert.equal((await cli(['--config', MINIMAL, 'render', 'n1', '--out', seedDir])).code, 0);
+    const cidata = partNamed(img, 'cidata').start * 512;
+    for (const f of ['user-data', 'meta-data', 'network-config', 'vendor-data']) {
+      const onImage = spawnSync('mtype', ['-i', `${img}@@${cidata}`, `::${f}`], { encoding: 'utf8', env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } }).stdout;
+      assert.equal(onImage, readFileSync(join(seedDir, f), 'utf8'), f);
+    }
+  });
+
+  test('bmaptool copy of the image gives the same SHA-256; the image stays sparse', () => {
+    const img = join(out, 'n1.img');
+    const copy = join(dir, 'copy.img');
+    run('bmaptool', ['copy', '--bmap', `${img}.bmap`, img, copy]);
+    assert.equal(sha(copy), sha(img));
+    const st = statSync(img);
+    assert.ok(st.blocks * 512 < st.size / 4, `allocated ${st.blocks * 512} of ${st.size}`);
+  });
+
+  test('two builds of the same inputs are byte-identical, bmap included', async () => {
+    const out2 = join(dir, 'out2');
+    const r = await cli(['--config', MINIMAL, 'build', 'n1', '--base', base, '--out', out2, '--cache-dir', join(dir, 'cache')]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of ['n1.img', 'n1.img.bmap', 'n1.img.sha256', 'n1.manifest.json']) assert.equal(sha(join(out2, f)), sha(join(out, f)), f);
+  });
+
+  test('inspect shows the partitions, the seed and the manifest, and verifies; a changed byte fails it', async () => {
+    const img = join(out, 'n1.img');
+    const r = await cli(['inspect', img, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const i = JSON.parse(r.stdout) as { verified: boolean; table: string; seed: { instanceId: string; files: { name: string }[] }; partitions: { label: string }[]; manifest: { node: string } };
+    assert.equal(i.verified, true);
+    assert.equal(i.table, 'gpt');
+    assert.deepEqual(i.seed.files.map((f) => f.name), ['user-data', 'meta-data', 'network-config', 'vendor-data']);
+    assert.ok(i.partitions.some((p) => p.label === 'cloudimg-rootfs'));
+    assert.equal(i.manifest.node, 'n1');
+    const bad = join(dir, 'bad');
+    execFileSync('mkdir', ['-p', bad]);
+    for (const f of ['n1.img', 'n1.img.sha256', 'n1.img.bmap']) copyFileSync(join(out, f), join(bad, f));
+    const fd = spawnSync('dd', ['of=' + join(bad, 'n1.img'), 'bs=1', 'seek=' + (300 * 2 ** 20), 'conv=notrunc'], { input: 'x' });
+    assert.equal(fd.status, 0);
+    const r2 = await cli(['inspect', join(bad, 'n1.img')]);
+    assert.equal(r2.code, 1);
+    assert.match(r2.stdout, /sha256: mismatch/);
+  });
+});
+
+describe('build from a Hardkernel-shaped base (MBR) for the ODROID boards', { concurrency: false }, () => {
+  let dir = '', base = '', out = '';
+  let bootArea: Buffer = Buffer.alloc(0);
+  before(async () => {
+    if (!tools.every(requireTool)) return;
+    dir = tempDir();
+    ({ image: base, bootArea } = hardkernelLikeBase(dir));
+    out = join(dir, 'out');
+    const r = await cli(['--config', HOMELAB, 'build', 'cp01', 'worker02', '--base', base, '--out', out, '--cache-dir', join(dir, 'cache'), '--disk-size', '2GiB']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  test('the quirk files are removed from root and nothing else changes', () => {
+    for (const node of ['cp01', 'worker02']) {
+      const img = join(out, `${node}.img`);
+      const root = partNamed(img, 'root').start * 512;
+      for (const f of ['/etc/cloud/cloud-init.disabled', '/etc/growroot-disabled', '/root/firstboot.sh']) assert.ok(!extHas(img, root, f), `${node}: ${f} removed`);
+      const baseRoot = partitions(base)[1]!.start * 512;
+      for (const f of ['/etc/hostname', '/usr/bin/tool', '/var/lib/data.bin']) assert.equal(extCat(img, root, f), extCat(base, baseRoot, f));
+      run('e2fsck', ['-fn', `${img}?offset=${root}`]);
+      const m = JSON.parse(readFileSync(join(out, `${node}.manifest.json`), 'utf8')) as { steps: string[] };
+      assert.ok(m.steps.includes('removed /root/firstboot.sh'));
+    }
+  });
+
+  test('GPT out, partition 1 stays BOOT (Petitboot boots from it) and is marked legacy-bootable', () => {
+    const img = join(out, 'cp01.img');
+    assert.match(run('sgdisk', ['-v', img]), /No problems found/);
+    const p1 = partitions(img).find((p) => p.node === `${img}1`)!;
+    assert.equal(p1.name, 'boot');
+    assert.equal(p1.start, 2048);
+    assert.match(run('sgdisk', ['-i', '1', img]), /Attribute flags: 0000000000000004/);
+  });
+
+  test('--disk-size writes the final table: root at its declared share, the raw ceph partition after it, backup GPT at the end', () => {
+    const img = join(out, 'cp01.img');
+    assert.equal(statSync(img).size, 2 * 2 ** 30);
+    const root = partNamed(img, 'root'), ceph = partNamed(img, 'ceph');
+    assert.equal((root.start + root.size) % 2048, 0, 'root ends on a MiB boundary');
+    assert.equal(root.size * 512, 2 ** 30, 'root: 50% of the disk');
+    assert.equal(ceph.start, root.start + root.size);
+    assert.ok(ceph.start + ceph.size <= 2 * 2 ** 30 / 512 - 34);
+    assert.doesNotMatch(run('sgdisk', ['-v', img]), /doesn't reside at the end/);
+    const bmap = readFileSync(`${img}.bmap`, 'utf8');
+    assert.match(bmap, new RegExp(`>\\s*${(ceph.start * 512) / 4096}-`), 'the head of the ceph partition is mapped, so flashing zeroes stale signatures');
+  });
+
+  test('the ODROID-M2 image keeps the base\'s U-Boot area; the M1 image does not need it', () => {
+    const area = (f: string): Buffer => readRange(f, 64 * 512, bootArea.length);
+    assert.ok(area(join(out, 'worker02.img')).equals(bootArea));
+    assert.ok(area(join(out, 'cp01.img')).every((b) => b === 0));
+  });
+});
+
+describe('bad bases: a clear error, exit >= 2, nothing under a final name, the cache intact', () => {
+  const build = async (base: string, dir: string): Promise<{ code: number; stderr: string }> =>
+    cli(['--config', MINIMAL, 'build', 'n1', '--base', base, '--out', join(dir, 'out'), '--cache-dir', join(dir, 'cache')]);
+
+  test('no partition table', async () => {
+    const dir = tempDir();
+    const f = join(dir, 'blank.img');
+    writeFileSync(f, '');
+    truncateSync(f, 8 * 2 ** 20);
+    const r = await build(f, dir);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /has no partition table/);
+    assert.deepEqual(listFiles(join(dir, 'out')), []);
+  });
+
+  test('a truncated base (a partition past the end)', async () => {
+    if (!tools.every(requireTool)) return;
+    const dir = tempDir();
+    const base = ubuntuLikeBase(dir);
+    const cut = join(dir, 'cut.img');
+    copyFileSync(base, cut);
+    truncateSync(cut, 300 * 2 ** 20);
+    const r = await build(cut, dir);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /partition 1 ends at byte \d+, past the end of the \d+-byte file \(truncated\?\)/);
+    assert.deepEqual(listFiles(join(dir, 'out')), []);
+    assert.deepEqual(listFiles(join(dir, 'cache')).filter((f) => !f.startsWith('raw/')), [], 'only the raw conversion of the named file is cached');
+  });
+
+  test('a base whose partitions do not match the profile', async () => {
+    if (!tools.every(requireTool)) return;
+    const dir = tempDir();
+    const { image } = hardkernelLikeBase(dir);
+    const r = await build(image, dir); // an x86 node given an ODROID image
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /expected one root partition \(label cloudimg-rootfs, ext4\), found 0/);
+    assert.deepEqual(listFiles(join(dir, 'out')), []);
+  });
+
+  test('not enough space on the output file system is refused before writing', async () => {
+    const dir = tempDir();
+    await assert.rejects(ensureSpace(dir, 2 ** 60), (e: Error & { code?: string }) => e.code === 'NoSpace' && /needs 1024.00PiB|needs \d/.test(e.message));
+  });
+
+  test('a bad --disk-size or --compress is an input error', async () => {
+    for (const args of [['--disk-size', 'huge'], ['--compress', 'lz4']]) {
+      const dir = tempDir();
+      const r = await cli(['--config', MINIMAL, 'build', 'n1', '--out', join(dir, 'out'), ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(!existsSync(join(dir, 'out')));
+    }
+  });
+});
