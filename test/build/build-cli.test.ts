@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, listFiles, requireTool, ROOT, tempDir } from '../helpers.ts';
+import { ubuntuLikeBase } from '../fixtures/bases.ts';
+import { startServer } from '../base/server.ts';
+
+const sha = (path: string): string => execFileSync('sha256sum', [path], { encoding: 'utf8' }).split(' ')[0]!;
+
+/** The minimal cluster with node n1's base pinned to a URL and hash, as a user would override it. */
+function configWithBase(dir: string, url: string, sha256: string): string {
+  const text = readFileSync(join(ROOT, 'test/fixtures/minimal.config.mjs'), 'utf8').replace(
+    "mac: '52:54:00:50:00:11' }",
+    `mac: '52:54:00:50:00:11', overrides: { base: { download: { url: ${JSON.stringify(url)}, sha256: ${JSON.stringify(sha256)}, format: 'raw' } } } }`);
+  const file = join(dir, 'images.config.mjs');
+  writeFileSync(file, text);
+  return file;
+}
+
+test('build downloads the profile base, verifies it, caches it by hash, and reuses it', async () => {
+  if (!['sgdisk', 'mkfs.fat', 'debugfs'].every(requireTool)) return;
+  const dir = tempDir();
+  const base = ubuntuLikeBase(dir, 240);
+  const server = await startServer({ '/noble.img': { body: readFileSync(base), dropAfter: 5 * 2 ** 20 } });
+  try {
+    const config = configWithBase(dir, `${server.url}/noble.img`, sha(base));
+    const cache = join(dir, 'cache');
+    const r = await cli(['--config', config, 'build', 'n1', '--out', join(dir, 'out'), '--cache-dir', cache]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(server.requests.some((q) => q.range), 'the dropped download was resumed');
+    assert.deepEqual(listFiles(join(cache, 'blobs')), [sha(base)]);
+    const before = server.requests.length;
+    const again = await cli(['--config', config, 'build', 'n1', '--out', join(dir, 'out2'), '--cache-dir', cache]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(server.requests.length, before, 'the second build uses the cache');
+    assert.equal(sha(join(dir, 'out2/n1.img')), sha(join(dir, 'out/n1.img')));
+  } finally {
+    await server.close();
+  }
+});
+
+test('a base with the wrong checksum: exit 2, no image, the cache keeps nothing of it', async () => {
+  const dir = tempDir();
+  const server = await startServer({ '/noble.img': { body: Buffer.alloc(2 ** 20, 1) } });
+  try {
+    const config = configWithBase(dir, `${server.url}/noble.img`, 'e'.repeat(64));
+    const cache = join(dir, 'cache');
+    const r = await cli(['--config', config, 'build', 'n1', '--out', join(dir, 'out'), '--cache-dir', cache]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /Checksum mismatch: .*noble\.img has SHA-256 [0-9a-f]{64}, expected e{64}/);
+    assert.ok(!existsSync(join(dir, 'out')) || listFiles(join(dir, 'out')).length === 0);
+    assert.deepEqual(listFiles(cache), []);
+  } finally {
+    await server.close();
+  }
+});
+
+test('an unverifiable base is refused without --allow-unverified, with a hint', async () => {
+  const r = await cli(['build', 'cp01', '--out', join(tempDir(), 'out'), '--cache-dir', tempDir()]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /Base image cannot be verified: .*ODROID-M1.*Hardkernel publishes no SHA256SUMS/);
+  assert.match(r.stderr, /--allow-unverified/);
+});
+
+test('--compress zstd and xz add a copy that decompresses to the image', async () => {
+  if (!['sgdisk', 'mkfs.fat', 'debugfs', 'xz', 'zstd'].every(requireTool)) return;
+  const dir = tempDir();
+  const base = ubuntuLikeBase(dir, 240);
+  for (const kind of ['zstd', 'xz'] as const) {
+    const out = join(dir, `out-${kind}`);
+    const r = await cli(['--config', join(ROOT, 'test/fixtures/minimal.config.mjs'), 'build', 'n1', '--base', base, '--out', out, '--cache-dir', join(dir, 'cache'), '--compress', kind]);
+    assert.equal(r.code, 0, r.stderr);
+    const packed = join(out, `n1.img.${kind === 'zstd' ? 'zst' : 'xz'}`);
+    const back = join(dir, `back-${kind}.img`);
+    execFileSync('sh', ['-c', `${kind} -d -c "$1" > "$2"`, 'sh', packed, back]);
+    assert.equal(sha(back), sha(join(out, 'n1.img')));
+  }
+});
+
+test('Ctrl-C during a build leaves nothing under a final name and no temporary files', async () => {
+  if (!['sgdisk', 'mkfs.fat', 'debugfs'].every(requireTool)) return;
+  const dir = tempDir();
+  const base = ubuntuLikeBase(dir);
+  const out = join(dir, 'out');
+  const child = spawn(process.execPath, [join(ROOT, 'bin/imgforge.js'), '--config', join(ROOT, 'test/fixtures/minimal.config.mjs'),
+    'build', 'n1', 'n2', 'n3', '--base', base, '--out', out, '--cache-dir', join(dir, 'cache')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (/n2: assemble/.test(stderr)) { child.kill('SIGINT'); resolve(); }
+  }));
+  assert.equal(await exited, 130);
+  const left = listFiles(out);
+  assert.ok(left.every((f) => f.startsWith('n1')), `only the finished node's files remain: ${left.join(', ')}`);
+  assert.ok(!left.some((f) => f.includes('.tmp-')), 'no temporary files');
+  assert.deepEqual(left.sort(), ['n1.img', 'n1.img.bmap', 'n1.img.sha256', 'n1.manifest.json']);
+});
