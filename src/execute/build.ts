@@ -89,8 +89,13 @@ export async function buildNode(cluster: Cluster, n: ResolvedNode, plan: NodePla
   step('base');
   const base = await resolveBase(n, opts);
   const layout = probeBase(base.raw);
-  const image = planImage({ cluster: cluster.config.cluster.name, node: plan.hostname, basePath: base.raw, base: layout, profile: n.profile, diskBytes: opts.diskBytes });
-  const blobs = await Promise.all(n.profile.boot.blobs.map(async (b) => ({ offsetBytes: b.offsetBytes, data: await readFile(resolve(dirname(cluster.path), b.file)) })));
+  const blobs = await Promise.all(n.profile.boot.blobs.map(async (b) => {
+    const path = resolve(dirname(cluster.path), b.file);
+    const data = await readFile(path).catch((e: Error) => { throw imgforgeError('ReadFailed', { path, detail: e.message }); });
+    return { offsetBytes: b.offsetBytes, data };
+  }));
+  const image = planImage({ cluster: cluster.config.cluster.name, node: plan.hostname, basePath: base.raw, base: layout, profile: n.profile,
+    diskBytes: opts.diskBytes, blobBytes: blobs.map((b) => b.data.length) });
   await mkdir(opts.out, { recursive: true, mode: 0o700 });
   const baseData = (await stat(base.raw)).blocks * 512;
   await ensureSpace(opts.out, baseData + image.cidata.sizeBytes + 64 * 2 ** 20);

@@ -83,6 +83,8 @@ export function planImage(args: {
   readonly base: BaseLayout; readonly profile: Profile;
   /** The target disk's size when the image is to carry the final table (build --disk-size); null for a compact image. */
   readonly diskBytes: number | null;
+  /** Sizes of the profile's bootloader blobs, in the profile's order. */
+  readonly blobBytes?: readonly number[];
 }): ImagePlan {
   const { cluster, node, base, profile } = args;
   const layout = planLayout(profile.layout, args.diskBytes);
@@ -140,6 +142,14 @@ export function planImage(args: {
   partitions.push(fromBase(root, rootFirst, rootLast));
   const sizeSectors = disk ?? alignUp(rootLast + 1 + GPT_TAIL_SECTORS);
   const firstPartition = Math.min(...partitions.map((p) => p.firstLba));
+  // Blobs go between the primary GPT (sectors 0-33) and the first partition, e.g. Rockchip's
+  // u-boot-rockchip.bin at 32 KiB (armbian odroidm1.conf: dd bs=32k seek=1).
+  profile.boot.blobs.forEach((b, i) => {
+    const end = b.offsetBytes + (args.blobBytes?.[i] ?? 0);
+    if (b.offsetBytes < 34 * SECTOR_BYTES || end > firstPartition * SECTOR_BYTES) {
+      throw imgforgeError('BaseInvalid', { path: b.file, detail: `a blob at bytes ${b.offsetBytes}-${end} would overlap the GPT or the first partition (sector ${firstPartition})` });
+    }
+  });
   const volumeId = createHash('sha256').update(`${cluster}\0${node}\0cidata`).digest('hex').slice(0, 8);
   return {
     sizeBytes: sizeSectors * SECTOR_BYTES,

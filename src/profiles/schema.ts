@@ -84,7 +84,7 @@ export const Boot = z.strictObject({
   firmware: z.array(z.enum(['uefi', 'bios', 'u-boot'])).min(1),
   /** Bootloader blobs written at raw byte offsets of the disk (not inside a partition). */
   blobs: z.array(z.strictObject({
-    /** File name, resolved from the base image or the profile's folder. */
+    /** File path, relative to the config file (e.g. a u-boot-rockchip.bin you built or downloaded). */
     file: z.string(),
     /** Byte offset on the disk. */
     offsetBytes: z.number().int().nonnegative(),

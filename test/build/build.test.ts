@@ -245,3 +245,29 @@ describe('bad bases: a clear error, exit >= 2, nothing under a final name, the c
     }
   });
 });
+
+describe('bootloader blobs at raw offsets', () => {
+  test('a profile blob is written at its offset; one that would overlap a partition is refused', async () => {
+    if (!tools.every(requireTool)) return;
+    const dir = tempDir();
+    const base = ubuntuLikeBase(dir, 240);
+    const blob = Buffer.alloc(40_000);
+    for (let i = 0; i < blob.length; i++) blob[i] = (i * 13 + 1) & 0xff;
+    writeFileSync(join(dir, 'u-boot.bin'), blob);
+    execFileSync('mkdir', ['-p', join(dir, 'boards')]);
+    const board = (offset: number): void => writeFileSync(join(dir, 'boards/pc-uboot.yaml'),
+      `name: pc-uboot\nextends: x86\ntitle: test board with a raw blob\nboot:\n  blobs:\n    - { file: u-boot.bin, offsetBytes: ${offset} }\n`);
+    const config = join(dir, 'images.config.mjs');
+    writeFileSync(config, readFileSync(MINIMAL, 'utf8').replace('profileDirs: []', "profileDirs: ['boards']").replace("board: 'x86'", "board: 'pc-uboot'"));
+    board(32 * 1024);
+    const r = await cli(['--config', config, 'build', 'n1', '--base', base, '--out', join(dir, 'out'), '--cache-dir', join(dir, 'cache')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readRange(join(dir, 'out/n1.img'), 32 * 1024, blob.length).equals(blob));
+    assert.match(run('sgdisk', ['-v', join(dir, 'out/n1.img')]), /No problems found/);
+    board(2048 * 512 - 4096);
+    const bad = await cli(['--config', config, 'build', 'n1', '--base', base, '--out', join(dir, 'out2'), '--cache-dir', join(dir, 'cache')]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /u-boot\.bin: a blob at bytes 1044480-1084480 would overlap the GPT or the first partition \(sector 2048\)/);
+    assert.ok(!existsSync(join(dir, 'out2')) || listFiles(join(dir, 'out2')).length === 0);
+  });
+});
