@@ -1,4 +1,5 @@
-import { copyFile, open, rename, stat, truncate } from 'node:fs/promises';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { copyFile, rename, stat, truncate } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { imgforgeError } from '../errors/error.ts';
@@ -52,17 +53,22 @@ async function attempt(url: string, part: string, options: DownloadOptions): Pro
   const length = Number(res.headers['content-length'] ?? NaN);
   const total = resume ? totalFromRange(res.headers['content-range']) : Number.isFinite(length) ? length : null;
   let received = start;
-  // Each chunk is on disk before the next is read, so a dropped connection loses nothing
-  // already received and the next attempt resumes exactly where this one stopped.
-  const fd = await open(part, resume ? 'a' : 'w', 0o600);
+  // Each chunk is written synchronously as it arrives (flowing mode), so a connection that drops
+  // loses nothing already received: an async reader could have chunks still buffered when the
+  // stream errors, and those would be thrown away. The next attempt resumes exactly here.
+  const fd = openSync(part, resume ? 'a' : 'w', 0o600);
   try {
-    for await (const chunk of res.body) {
-      await fd.write(chunk as Buffer);
-      received += (chunk as Buffer).length;
-      options.onProgress?.(received, total);
-    }
+    await new Promise<void>((resolve, reject) => {
+      res.body.on('data', (chunk: Buffer) => {
+        writeSync(fd, chunk);
+        received += chunk.length;
+        options.onProgress?.(received, total);
+      });
+      res.body.on('end', resolve);
+      res.body.on('error', reject);
+    });
   } finally {
-    await fd.close();
+    closeSync(fd);
   }
   if (total !== null && received !== total) throw new Error(`connection closed after ${received} of ${total} bytes`);
 }

@@ -15,6 +15,8 @@ import { assembleImage, mustMap } from './image/assemble.ts';
 import { digestImage } from './image/digest.ts';
 import { compress, ensureSpace, PendingOutputs } from './image/outputs.ts';
 import { stat } from 'node:fs/promises';
+import { bootstrapBase } from '../base/bootstrap.ts';
+import type { TemplateSet } from '../render/templates.ts';
 
 export interface BuildOptions {
   readonly out: string;
@@ -27,6 +29,7 @@ export interface BuildOptions {
   readonly diskBytes: number | null;
   readonly epoch: number;
   readonly version: string;
+  readonly templates: TemplateSet;
   readonly onProgress?: (what: string, done: number, total: number | null) => void;
   readonly onStep?: (node: string, step: string) => void;
 }
@@ -54,7 +57,13 @@ async function resolveBase(n: ResolvedNode, opts: BuildOptions): Promise<Base & 
     return { raw, sha256, verified: false, source: path };
   }
   const d = n.profile.base.download;
-  if (!d && !opts.base) throw imgforgeError('Unsupported', { what: `${n.config.hostname}: a base built from packages (base.bootstrap)` });
+  const b = n.profile.base.bootstrap;
+  if (!d && !opts.base && b) {
+    const built = await bootstrapBase({ suite: b.suite, mirror: b.mirror, arch: n.profile.base.arch, packages: b.packages }, {
+      cacheDir: opts.cacheDir, templates: opts.templates, epoch: opts.epoch, onStep: (s) => opts.onStep?.(n.config.hostname, `base: ${s}`),
+    });
+    return { raw: built.raw, sha256: built.digest, verified: true, source: `bootstrap ${b.suite} ${b.mirror}` };
+  }
   const src = opts.base ? { url: opts.base } : { url: d!.url, sha256: d!.sha256, sha256sums: d!.sha256sums, unverifiedReason: d!.unverifiedReason };
   const base = await fetchBase(src, {
     cacheDir: opts.cacheDir, allowUnverified: opts.allowUnverified,

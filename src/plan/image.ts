@@ -3,7 +3,7 @@ import { imgforgeError } from '../errors/error.ts';
 import { deriveGuid } from '../image/guid.ts';
 import type { BaseLayout, BasePartition } from '../image/probe.ts';
 import type { Profile } from '../profiles/schema.ts';
-import { planLayout } from './layout.ts';
+import { placePartitions, planLayout } from './layout.ts';
 
 export const SECTOR_BYTES = 512;
 /** 1 MiB in sectors: every partition imgforge places starts and ends on this boundary. */
@@ -119,25 +119,17 @@ export function planImage(args: {
 
   let rootLast = rootFirst + rootBaseSectors - 1;
   if (disk !== null) {
-    const usableEnd = Math.floor((disk - GPT_TAIL_SECTORS - 1) / ALIGN) * ALIGN; // exclusive
-    const wanted = layout.partitions.map((p) => (p.bytes === null ? null : Math.floor(p.bytes / SECTOR_BYTES / ALIGN) * ALIGN));
-    const rest = usableEnd - rootFirst - wanted.reduce<number>((s, w) => s + (w ?? 0), 0);
-    if (rest < 0 || (wanted.includes(null) && rest < ALIGN)) {
-      throw imgforgeError('BaseInvalid', { path: args.basePath, detail: `the layout does not fit a ${layout.diskBytes}-byte disk after the base's partitions` });
-    }
-    let pos = rootFirst;
-    layout.partitions.forEach((p, i) => {
-      const size = wanted[i] ?? rest;
-      const last = (p.role === 'root' ? Math.floor((pos + size) / ALIGN) * ALIGN : pos + size) - 1;
+    const placed = placePartitions(layout, rootFirst, disk);
+    if (typeof placed === 'string') throw imgforgeError('BaseInvalid', { path: args.basePath, detail: `on a ${layout.diskBytes}-byte disk ${placed}` });
+    for (const p of placed) {
       if (p.role === 'root') {
-        if (last < rootFirst + rootBaseSectors - 1) throw imgforgeError('BaseInvalid', { path: args.basePath, detail: `root's declared size ${p.size} is smaller than the base's root file system` });
-        rootLast = last;
+        if (p.lastLba < rootFirst + rootBaseSectors - 1) throw imgforgeError('BaseInvalid', { path: args.basePath, detail: `root's declared size is smaller than the base's root file system` });
+        rootLast = p.lastLba;
       } else {
         partitions.push({ number: nextNumber(), role: 'reserved', name: p.name, typeGuid: TYPE.linux, uniqueGuid: guid('partition', p.name),
-          firstLba: pos, lastLba: last, attributes: 0n, source: null });
+          firstLba: p.firstLba, lastLba: p.lastLba, attributes: 0n, source: null });
       }
-      pos = last + 1;
-    });
+    }
   }
   partitions.push(fromBase(root, rootFirst, rootLast));
   const sizeSectors = disk ?? alignUp(rootLast + 1 + GPT_TAIL_SECTORS);

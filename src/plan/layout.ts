@@ -61,3 +61,39 @@ export function planLayout(layout: Layout, diskBytes: number | null): LayoutPlan
   }
   return { diskBytes, partitions, problems };
 }
+
+/** The backup GPT: 32 sectors of entries and its header (UEFI 2.10 §5.3.2), and the sector before it. */
+const GPT_TAIL_SECTORS = 34;
+const ALIGN_SECTORS = ALIGN_BYTES / 512;
+
+export interface Placed {
+  readonly name: string;
+  readonly role: 'root' | 'reserved';
+  readonly firstLba: number;
+  readonly lastLba: number;
+}
+
+/**
+ * Where root and the reserved partitions go on a disk of `diskSectors` when root starts at
+ * `rootFirst`: the same arithmetic the first-boot layout stage does in shell
+ * (templates/scripts/layout.sh.njk), so an image built for a known disk and a disk laid out at
+ * first boot end up identical. Returns a problem instead when the layout does not fit.
+ */
+export function placePartitions(plan: LayoutPlan, rootFirst: number, diskSectors: number): Placed[] | string {
+  const usableEnd = Math.floor((diskSectors - GPT_TAIL_SECTORS) / ALIGN_SECTORS) * ALIGN_SECTORS; // exclusive
+  const wanted = plan.partitions.map((p) => (p.bytes === null ? null : Math.floor(p.bytes / 512 / ALIGN_SECTORS) * ALIGN_SECTORS));
+  const fixed = wanted.reduce<number>((s, w) => s + (w ?? 0), 0);
+  const rest = usableEnd - rootFirst - fixed;
+  if (rest < 0) return `the layout needs ${fixed / 2048} MiB after root's start but the disk has ${(usableEnd - rootFirst) / 2048} MiB`;
+  if (wanted.includes(null) && rest < ALIGN_SECTORS) return 'no space is left for the partition that takes the rest';
+  const out: Placed[] = [];
+  let pos = rootFirst;
+  plan.partitions.forEach((p, i) => {
+    let size = wanted[i] ?? rest;
+    // Root starts wherever the image put it, so its end is aligned rather than its size.
+    if (p.role === 'root') size = Math.floor((pos + size) / ALIGN_SECTORS) * ALIGN_SECTORS - pos;
+    out.push({ name: p.name, role: p.role, firstLba: pos, lastLba: pos + size - 1 });
+    pos += size;
+  });
+  return out;
+}

@@ -40,6 +40,7 @@ function writtenFiles(): { path: string; template: string; mode: string }[] {
     { path: '/etc/systemd/journald.conf.d/90-imgforge.conf', template: 'files/journald.conf.njk', mode: '0644' },
     { path: '/etc/imgforge/node.env', template: 'files/node.env.njk', mode: '0644' },
     { path: '/usr/local/sbin/imgforge-stage', template: 'scripts/imgforge-stage.sh.njk', mode: '0755' },
+    { path: '/usr/local/sbin/imgforge-report', template: 'scripts/report.sh.njk', mode: '0755' },
     ...STAGES.filter((s) => s.phase === 'runcmd').map((s) => ({ path: `/usr/local/lib/imgforge/stages/${s.name}.sh`, template: s.template, mode: '0755' })),
   ];
 }

@@ -43,10 +43,10 @@ const Bootstrap = z.strictObject({
 });
 
 export const Base = z.strictObject({
-  /** Download a published image. */
-  download: Download.optional(),
-  /** Build the base from packages instead. */
-  bootstrap: Bootstrap.optional(),
+  /** Download a published image; null in a profile that extends one with a download but bootstraps instead. */
+  download: Download.nullable().optional(),
+  /** Build the base from packages instead (mmdebstrap; root, or user namespaces for unshare mode). */
+  bootstrap: Bootstrap.nullable().optional(),
   /** Operating system of the base. */
   os: z.strictObject({
     /** Distribution id as in /etc/os-release ID. */
@@ -62,12 +62,12 @@ export const Base = z.strictObject({
   partitions: z.strictObject({
     /** The root filesystem. */
     root: PartitionMatch,
-    /** A separate /boot, when the base has one. */
-    boot: PartitionMatch.optional(),
+    /** A separate /boot, when the base has one (null: none, in a profile extending one that has). */
+    boot: PartitionMatch.nullable().optional(),
     /** The EFI system partition, when the base boots by UEFI. */
-    esp: PartitionMatch.optional(),
+    esp: PartitionMatch.nullable().optional(),
     /** The GRUB BIOS boot partition, when the base also boots legacy BIOS. */
-    biosBoot: PartitionMatch.optional(),
+    biosBoot: PartitionMatch.nullable().optional(),
   }),
   /** Edits the base needs before cloud-init can run it, applied without mounting. */
   quirks: z.strictObject({

@@ -1,15 +1,15 @@
 import { run, TOOLS } from './run.ts';
 
 /**
- * Make a FAT16 file system inside a partition of an image file. mkfs.fat picks the FAT type and
+ * Make a FAT file system (FAT16 with 2 KiB clusters unless told otherwise) inside a partition of an image file. mkfs.fat picks the FAT type and
  * cluster size from the whole file, not the partition, so both are given explicitly
  * (boards-images.md §5.3); --invariant and -i make the result byte-identical between runs.
  */
-export async function mkfsFat(image: string, opts: { offsetBytes: number; sizeBytes: number; label: string; volumeId: string }): Promise<void> {
+export async function mkfsFat(image: string, opts: { offsetBytes: number; sizeBytes: number; label: string; volumeId: string; fatBits?: 16 | 32; clusterSectors?: number }): Promise<void> {
   const sectors = opts.offsetBytes / 512;
   await run(TOOLS.mkfsFat, [
-    '-F', '16',
-    '-s', '4',
+    '-F', String(opts.fatBits ?? 16),
+    '-s', String(opts.clusterSectors ?? 4),
     '-S', '512',
     '-n', opts.label,
     '-i', opts.volumeId,
@@ -22,9 +22,9 @@ export async function mkfsFat(image: string, opts: { offsetBytes: number; sizeBy
 }
 
 /** Copy files into the root of a FAT file system at a byte offset of an image (mtools "img@@offset"). */
-export async function mcopy(image: string, offsetBytes: number, files: readonly string[]): Promise<void> {
+export async function mcopy(image: string, offsetBytes: number, files: readonly string[], dest = '::'): Promise<void> {
   // -m keeps the files' modification times (set by the caller for reproducible images).
-  await run(TOOLS.mcopy, ['-i', `${image}@@${offsetBytes}`, '-m', '-o', ...files, '::'], { env: { MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' } });
+  await run(TOOLS.mcopy, ['-i', `${image}@@${offsetBytes}`, '-m', '-o', ...files, dest], { env: { MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' } });
 }
 
 /** List the root of a FAT file system at an offset: name and size per file. */

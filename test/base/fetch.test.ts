@@ -30,8 +30,7 @@ test('a dropped connection is resumed with a Range request, and the result is ex
     assert.equal(sha(readFileSync(dest)), sha(body));
     const ranges = server.requests.map((r) => r.range);
     assert.equal(ranges[0], undefined);
-    assert.match(ranges[1] ?? '', /^bytes=\d+-$/, 'second attempt resumes');
-    assert.ok(Number(/\d+/.exec(ranges[1]!)![0]) > 0);
+    assert.ok(ranges.slice(1).some((r) => /^bytes=[1-9]\d*-$/.test(r ?? '')), `a later attempt resumes: ${JSON.stringify(ranges)}`);
     assert.equal(seen.at(-1), body.length);
     assert.ok(!existsSync(`${dest}.part`), 'no partial file left');
   } finally {

@@ -45,7 +45,8 @@ export async function startServer(routes: Record<string, Route>): Promise<TestSe
     const dropped = drops.get(path) ?? 0;
     if (route.dropAfter !== undefined && dropped < (route.dropTimes ?? 1)) {
       drops.set(path, dropped + 1);
-      res.write(route.body.subarray(start, start + route.dropAfter), () => res.socket?.destroy());
+      // FIN, not RST: a reset can make the client discard bytes it already received.
+      res.write(route.body.subarray(start, start + route.dropAfter), () => res.socket?.end());
       return;
     }
     res.end(route.body.subarray(start));

@@ -19,7 +19,11 @@ test('merge: objects merge key by key, arrays and scalars replace, undefined kee
 
 test('the four board profiles load, validate and carry their board facts', async () => {
   const profiles = resolveProfiles(await loadProfileFiles([BUILTIN_PROFILE_DIR]));
-  assert.deepEqual([...profiles.keys()], ['odroid-m1', 'odroid-m2', 'thin-client', 'x86']);
+  assert.deepEqual([...profiles.keys()], ['odroid-m1', 'odroid-m2', 'thin-client', 'x86', 'x86-debian']);
+  const debian = profiles.get('x86-debian')!;
+  assert.equal(debian.base.download, null, 'a child replaces its parent\'s download with null');
+  assert.equal(debian.base.bootstrap?.suite, 'bookworm');
+  assert.equal(debian.base.partitions.boot, null);
   const m1 = profiles.get('odroid-m1')!;
   assert.equal(m1.arch, 'arm64');
   assert.equal(m1.base.table, 'mbr');
@@ -94,7 +98,7 @@ test('JSON Schemas: the committed files equal what the zod schemas generate', ()
 });
 
 test('every profile file points editors at the schema', () => {
-  for (const name of ['odroid-m1', 'odroid-m2', 'thin-client', 'x86']) {
+  for (const name of ['odroid-m1', 'odroid-m2', 'thin-client', 'x86', 'x86-debian']) {
     assert.match(readFileSync(join(BUILTIN_PROFILE_DIR, `${name}.yaml`), 'utf8'), /^# yaml-language-server: \$schema=\.\/profile\.schema\.json\n/);
   }
 });

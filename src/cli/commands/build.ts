@@ -5,6 +5,7 @@ import { buildNode, type Artifact } from '../../execute/build.ts';
 import { PendingOutputs } from '../../execute/image/outputs.ts';
 import { parseBytes, formatBytes } from '../../util/size.ts';
 import { json, type Io } from '../output.ts';
+import { loadTemplates } from '../../render/templates.ts';
 import { loadAndCheck, loadPlan, VERSION, type GlobalOptions } from '../context.ts';
 
 export interface BuildFlags {
@@ -34,6 +35,7 @@ export async function buildCommand(targets: string[], opts: GlobalOptions & Buil
   if (!report.ok && !opts.force) throw imgforgeError('Findings', { errors: report.errors });
   const cluster = loaded;
   const { plan, seeds } = await loadPlan(cluster, targets);
+  const templates = await loadTemplates();
 
   const outputs = new PendingOutputs();
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -50,7 +52,7 @@ export async function buildCommand(targets: string[], opts: GlobalOptions & Buil
       const node = cluster.nodes.find((n) => n.config.hostname === nodePlan.hostname)!;
       const artifact = await buildNode(cluster, node, nodePlan, seeds.get(nodePlan.hostname)!, {
         out: opts.out, cacheDir: opts.cacheDir ?? defaultCacheDir(), base: opts.base, allowUnverified: opts.allowUnverified,
-        compress: opts.compress as 'zstd' | 'xz' | undefined, epoch, version: VERSION, diskBytes: diskSize ?? null,
+        compress: opts.compress as 'zstd' | 'xz' | undefined, epoch, version: VERSION, diskBytes: diskSize ?? null, templates,
         onStep: (n, s) => { bar?.stop(); bar = undefined; if (!opts.json) io.err(`${n}: ${s}\n`); },
         onProgress: (what, done, total) => {
           if (!tty) return;

@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { encodeGpt } from '../image/gpt.ts';
+import { deriveGuid } from '../image/guid.ts';
+import { createEnvironment, renderTemplate } from '../render/environment.ts';
+import type { TemplateSet } from '../render/templates.ts';
+import { grubMkstandalone, mke2fsFromTree, mmd, mmdebstrap } from '../tools/bootstrap-tools.ts';
+import { mcopy, mkfsFat } from '../tools/fat.ts';
+
+/** What a base built from packages is made of; its digest keys the cache. */
+export interface BootstrapSpec {
+  readonly suite: string;
+  readonly mirror: string;
+  readonly arch: 'amd64' | 'arm64';
+  readonly packages: readonly string[];
+}
+
+const MIB = 2 ** 20;
+const ESP_BYTES = 64 * MIB;
+const ROOT_LABEL = 'cloudimg-rootfs';
+/** UEFI removable-media paths (UEFI 2.10 §3.5.1.1), so firmware boots it without an NVRAM entry. */
+const EFI = { amd64: { format: 'x86_64-efi', file: 'BOOTX64.EFI', console: 'ttyS0,115200n8' }, arm64: { format: 'arm64-efi', file: 'BOOTAA64.EFI', console: 'ttyAMA0,115200n8' } } as const;
+const GRUB_MODULES = ['part_gpt', 'ext2', 'fat', 'search', 'search_fs_uuid', 'linux', 'normal', 'configfile', 'echo', 'serial', 'terminal', 'gzio', 'all_video'];
+
+/** Bump when the recipe below changes, so cached bases built the old way are not reused. */
+const RECIPE = 1;
+
+/** Bytes a tree needs on ext4: file sizes rounded up to 4 KiB blocks, plus a block per entry. */
+async function du(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const s = await lstat(join(e.parentPath, e.name));
+    total += Math.ceil(s.size / 4096) * 4096 + 4096;
+  }
+  return total;
+}
+
+export function bootstrapDigest(spec: BootstrapSpec, templates: TemplateSet): string {
+  const h = createHash('sha256').update(JSON.stringify({ RECIPE, ...spec, packages: [...spec.packages].sort() }));
+  for (const name of ['bootstrap/customize.sh.njk', 'bootstrap/grub.cfg.njk']) h.update(templates.get(name) ?? '');
+  return h.digest('hex');
+}
+
+/**
+ * A bootable GPT image (ESP + ext4 root labelled cloudimg-rootfs, root last) built from
+ * packages with mmdebstrap, without mounts: the tree goes into ext4 with mke2fs -d, GRUB is a
+ * standalone EFI binary copied in with mtools. Cached under bootstrap/<digest>.img.
+ */
+export async function bootstrapBase(spec: BootstrapSpec, opts: { cacheDir: string; templates: TemplateSet; epoch: number; onStep?: (s: string) => void }): Promise<{ raw: string; digest: string }> {
+  const digest = bootstrapDigest(spec, opts.templates);
+  const raw = join(opts.cacheDir, 'bootstrap', `${digest}.img`);
+  if (await stat(raw).then(() => true, () => false)) return { raw, digest };
+  await mkdir(join(opts.cacheDir, 'bootstrap'), { recursive: true, mode: 0o700 });
+  const work = await mkdtemp(join(opts.cacheDir, 'bootstrap', '.work-'));
+  try {
+    const env = createEnvironment(opts.templates);
+    const hook = join(work, 'customize.sh');
+    await writeFile(hook, renderTemplate(env, 'bootstrap/customize.sh.njk', { rootLabel: ROOT_LABEL }));
+    await chmod(hook, 0o755);
+    const tree = join(work, 'root');
+    opts.onStep?.(`mmdebstrap ${spec.suite} (${spec.arch})`);
+    await mmdebstrap({ ...spec, dir: tree, customizeHook: hook });
+
+    const used = await du(tree);
+    const rootBytes = Math.ceil((used * 1.25 + 256 * MIB) / MIB) * MIB;
+    const espFirst = 2048, espSectors = ESP_BYTES / 512;
+    const rootFirst = espFirst + espSectors, rootSectors = rootBytes / 512;
+    const diskSectors = rootFirst + rootSectors + 2048;
+    const rootUuid = deriveGuid('bootstrap', digest, 'root-fs').toLowerCase();
+    const image = join(work, 'base.img');
+    const fd = await open(image, 'w', 0o600);
+    const gpt = encodeGpt({ diskSectors, diskGuid: deriveGuid('bootstrap', digest, 'disk'), partitions: [
+      { number: 15, typeGuid: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', uniqueGuid: deriveGuid('bootstrap', digest, 'esp'), firstLba: espFirst, lastLba: espFirst + espSectors - 1, attributes: 0n, name: 'esp' },
+      { number: 1, typeGuid: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', uniqueGuid: deriveGuid('bootstrap', digest, 'root'), firstLba: rootFirst, lastLba: rootFirst + rootSectors - 1, attributes: 0n, name: 'root' },
+    ] });
+    await fd.truncate(diskSectors * 512);
+    await fd.write(gpt.primary, 0, gpt.primary.length, 0);
+    await fd.write(gpt.backup, 0, gpt.backup.length, gpt.backupOffsetBytes);
+    await fd.close();
+
+    opts.onStep?.('root file system');
+    await mke2fsFromTree(image, { offsetBytes: rootFirst * 512, bytes: rootBytes, label: ROOT_LABEL, uuid: rootUuid, tree, epoch: opts.epoch });
+    opts.onStep?.('EFI system partition');
+    const efi = EFI[spec.arch];
+    const cfg = join(work, 'grub.cfg');
+    await writeFile(cfg, renderTemplate(env, 'bootstrap/grub.cfg.njk', { rootUuid, console: efi.console }));
+    const loader = join(work, efi.file);
+    await grubMkstandalone({ format: efi.format, moduleDir: join(tree, 'usr/lib/grub', efi.format), modules: GRUB_MODULES, config: cfg, out: loader });
+    await mkfsFat(image, { offsetBytes: espFirst * 512, sizeBytes: ESP_BYTES, label: 'UEFI', volumeId: rootUuid.slice(0, 8), fatBits: 32, clusterSectors: 1 });
+    await mmd(image, espFirst * 512, ['::/EFI', '::/EFI/BOOT']);
+    await mcopy(image, espFirst * 512, [loader], '::/EFI/BOOT/');
+    await rename(image, raw);
+    return { raw, digest };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs';
+import { execa, type ResultPromise } from 'execa';
+import { imgforgeError } from '../errors/error.ts';
+import { run, type Tool } from './run.ts';
+
+const QEMU_IMG: Tool = { command: 'qemu-img', pkg: 'qemu-utils' };
+const QEMU_IO: Tool = { command: 'qemu-io', pkg: 'qemu-utils' };
+export const QEMU_SYSTEM: Readonly<Record<'amd64' | 'arm64', Tool>> = {
+  amd64: { command: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
+  arm64: { command: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },
+};
+
+/** UEFI firmware as Debian packages it: the code (read-only) and a template of the variable store. */
+export const UEFI_FIRMWARE = {
+  amd64: { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.fd', pkg: 'ovmf' },
+  arm64: { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.fd', pkg: 'qemu-efi-aarch64' },
+} as const;
+
+export function requireFirmware(arch: 'amd64' | 'arm64'): { code: string; vars: string } {
+  const fw = UEFI_FIRMWARE[arch];
+  if (!existsSync(fw.code) || !existsSync(fw.vars)) throw imgforgeError('ToolMissing', { tool: fw.code, pkg: fw.pkg });
+  return fw;
+}
+
+/** A copy-on-write overlay: the VM writes here, the image is never changed (qemu-img(1) "create -b"). */
+export async function createOverlay(image: string, overlay: string, sizeBytes: number): Promise<void> {
+  await run(QEMU_IMG, ['create', '-q', '-f', 'qcow2', '-b', image, '-F', 'raw', overlay, String(sizeBytes)]);
+}
+
+/** Write a file's bytes into a disk image at an offset (qemu-io "write -s"), e.g. to plant a stale signature. */
+export async function qemuIoWrite(image: string, format: 'qcow2' | 'raw', source: string, offsetBytes: number, length: number): Promise<void> {
+  await run(QEMU_IO, ['-f', format, '-c', `write -q -s ${source} ${offsetBytes} ${length}`, image]);
+}
+
+/** Start a VM with its serial console on stdout. */
+export function spawnQemu(arch: 'amd64' | 'arm64', args: readonly string[]): ResultPromise<{ buffer: false; stdout: 'pipe'; stderr: 'pipe'; stdin: 'ignore'; reject: false }> {
+  return execa(QEMU_SYSTEM[arch].command, args, { buffer: false, stdout: 'pipe', stderr: 'pipe', stdin: 'ignore', reject: false });
+}
+
+/**
+ * Ask the guest to power off through QMP (system_powerdown sends an ACPI power button press), so
+ * it syncs its disks like a node shut down cleanly; resolves once the request is sent.
+ */
+export async function qmpPowerdown(socket: string): Promise<void> {
+  const { connect } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const c = connect(socket);
+    let greeted = false;
+    c.on('data', (d) => {
+      const text = d.toString();
+      if (!greeted && text.includes('"QMP"')) {
+        greeted = true;
+        c.write('{"execute":"qmp_capabilities"}\n{"execute":"system_powerdown"}\n');
+      } else if (greeted && (text.match(/"return"/g) ?? []).length >= 1 && text.includes('"return"')) {
+        c.end();
+        resolve();
+      }
+    });
+    c.on('error', reject);
+  });
+}
