@@ -4,6 +4,7 @@ import { imgforgeError, isImgforgeError } from '../errors/error.ts';
 import { buildCommand, type BuildFlags } from './commands/build.ts';
 import { checkCommand } from './commands/check.ts';
 import { inspectCommand } from './commands/inspect.ts';
+import { testCommand, type TestFlags } from './commands/test.ts';
 import { planCommand } from './commands/plan.ts';
 import { profilesCommand } from './commands/profiles.ts';
 import { renderCommand } from './commands/render.ts';
@@ -52,6 +53,18 @@ function program(io: Io, done: (code: number) => void): Command {
     .argument('<image>', 'image file')
     .option('--json', 'machine-readable output')
     .action(async (image: string, _o, cmd: Command) => done(await inspectCommand(image, globals(cmd), io)));
+  cli.command('test').description('boot an image (or build and boot a node) under QEMU and check what the node reports against its plan')
+    .argument('<image|node>', 'image file, or a node hostname to build first')
+    .option('--disk-size <size>', 'virtual disk size, larger than the image to exercise the layout stage', '16GiB')
+    .option('--timeout <seconds>', 'per boot', '900')
+    .option('--keep', 'keep the overlay disk and console logs', false)
+    .option('--kill-at <regex>', 'cut the power when a console line matches, then boot again (crash safety)')
+    .option('--plant-stale', 'write a stale signature where the first raw reserved partition will go', false)
+    .option('-o, --out <dir>', 'where a node is built', 'dist')
+    .option('--base <file|url>', 'base image to build a node from')
+    .option('--cache-dir <dir>', 'base image cache')
+    .option('--json', 'machine-readable output')
+    .action(async (target: string, _o, cmd: Command) => done(await testCommand(target, { ...globals(cmd), ...cmd.opts<TestFlags>() }, io)));
   return cli;
 }
 

@@ -18,6 +18,8 @@ export interface BootOptions {
   readonly timeoutMs: number;
   /** The boot is done (and the VM stopped) at the first line matching this. */
   readonly doneWhen: RegExp;
+  /** Stop waiting (a clean power-off) at a line matching this even if doneWhen never came. */
+  readonly giveUpWhen?: RegExp | undefined;
   /** Cut the power (SIGKILL) at the first line matching this, to test crash safety. */
   readonly killWhen?: RegExp | undefined;
   readonly onLine?: ((line: ConsoleLine) => void) | undefined;
@@ -49,8 +51,9 @@ export async function boot(vm: VmSpec, opts: BootOptions): Promise<BootResult> {
       lines.push(line);
       opts.onLine?.(line);
       if (opts.killWhen?.test(line.text)) { stop('killed', 'SIGKILL'); break; }
-      if (opts.doneWhen.test(line.text)) {
-        outcome = 'done';
+      const done = opts.doneWhen.test(line.text);
+      if (done || opts.giveUpWhen?.test(line.text)) {
+        outcome = done ? 'done' : 'exited';
         // A clean power-off, so the next boot of the same disk starts from what a node would have.
         await qmpPowerdown(vm.qmp).catch(() => child.kill('SIGKILL'));
         const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);

@@ -12,6 +12,8 @@ export interface VmSpec {
   readonly mac: string | null;
   /** QMP socket, for a clean power-off. */
   readonly qmp: string;
+  /** More QEMU arguments, e.g. a second drive. */
+  readonly extraArgs?: readonly string[];
 }
 
 /**
@@ -39,5 +41,6 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-qmp', `unix:${vm.qmp},server=on,wait=off`,
     '-serial', 'stdio',
     '-no-reboot',
+    ...(vm.extraArgs ?? []),
   ];
 }

@@ -8,6 +8,7 @@ import { debugfs } from '../../tools/ext4.ts';
 import { mcopy, mkfsFat } from '../../tools/fat.ts';
 import { dataExtents, type Extent } from '../../tools/filefrag.ts';
 import { copySparse } from './copy.ts';
+import { digestHead, dropDigestHead } from './digest.ts';
 
 export interface AssembleInput {
   readonly plan: ImagePlan;
@@ -50,6 +51,16 @@ export async function assembleImage(input: AssembleInput, out: string): Promise<
   const { plan } = input;
   const log: string[] = [];
   const stage = await mkdtemp(join(tmpdir(), 'imgforge-seed-'));
+  // The image's head (everything before CIDATA and root, the only places written after the base's
+  // other partitions are copied) is final early: it is hashed while root is copied and edited.
+  const laterFrom = Math.min(plan.cidata.offsetBytes, plan.root.offsetBytes);
+  const headEnd = Math.min(laterFrom, ...plan.partitions.filter((p) => p.source && (p.lastLba + 1) * 512 > laterFrom).map((p) => p.firstLba * 512));
+  const written: Extent[] = [];
+  let head: Promise<void> | undefined;
+  const startHead = (): void => {
+    head ??= digestHead(out, plan.sizeBytes, mustMap(plan), written.filter((r) => r.offset < headEnd), headEnd);
+    head.catch(() => { /* awaited below */ });
+  };
   try {
     const img = await open(out, 'w', 0o600);
     const base = await open(input.base, 'r');
@@ -58,17 +69,23 @@ export async function assembleImage(input: AssembleInput, out: string): Promise<
       const gpt = encodeGpt({ diskSectors: plan.sizeBytes / 512, diskGuid: plan.diskGuid, partitions: plan.partitions.map((p) => ({ ...p })) });
       await img.write(gpt.primary, 0, gpt.primary.length, 0);
       await img.write(gpt.backup, 0, gpt.backup.length, gpt.backupOffsetBytes);
+      written.push({ offset: 0, length: gpt.primary.length }, { offset: gpt.backupOffsetBytes, length: gpt.backup.length });
       const extents = await dataExtents(input.base, (await base.stat()).size);
       if (plan.bootArea) {
-        const n = await copySparse(base, extents, plan.bootArea.fromByte, plan.bootArea.toByte - plan.bootArea.fromByte, img, plan.bootArea.fromByte);
+        const n = await copySparse(base, extents, plan.bootArea.fromByte, plan.bootArea.toByte - plan.bootArea.fromByte, img, plan.bootArea.fromByte, written);
         log.push(`kept ${n} bytes of the base's boot area`);
       }
-      for (const blob of input.blobs) await img.write(blob.data, 0, blob.data.length, blob.offsetBytes);
+      for (const blob of input.blobs) {
+        await img.write(blob.data, 0, blob.data.length, blob.offsetBytes);
+        written.push({ offset: blob.offsetBytes, length: blob.data.length });
+      }
       for (const p of plan.partitions) {
         if (!p.source) continue;
-        const n = await copySparse(base, extents, p.source.firstLba * 512, (p.source.lastLba - p.source.firstLba + 1) * 512, img, p.firstLba * 512);
+        if (p.firstLba * 512 >= headEnd) startHead();
+        const n = await copySparse(base, extents, p.source.firstLba * 512, (p.source.lastLba - p.source.firstLba + 1) * 512, img, p.firstLba * 512, head ? undefined : written);
         log.push(`copied ${p.role} partition ${p.number} (${n} bytes of data)`);
       }
+      startHead();
       await img.sync();
     } finally {
       await base.close();
@@ -92,7 +109,12 @@ export async function assembleImage(input: AssembleInput, out: string): Promise<
     const result = await debugfs(out, plan.root.offsetBytes, rootEdits(plan, empty), { write: true, epoch: input.epoch });
     for (const f of plan.edits.remove) log.push(new RegExp(`rm ${f}[^\\n]*\\n[^\\n]*not found`).test(result) ? `${f}: not in the base` : `removed ${f}`);
     log.push(`emptied ${plan.edits.empty.join(', ')}`);
+    await head;
     return log;
+  } catch (e) {
+    await head?.catch(() => undefined);
+    dropDigestHead(out);
+    throw e;
   } finally {
     await rm(stage, { recursive: true, force: true });
   }

@@ -74,11 +74,16 @@ export async function readPieces(src: FileHandle, extents: readonly Extent[], fr
  * Blocks are counted from the start of each extent's part; consecutive data blocks go out in one
  * write. Returns the bytes of the non-zero blocks written.
  */
-export async function copySparse(src: FileHandle, extents: readonly Extent[], from: number, length: number, dst: FileHandle, to: number): Promise<number> {
+export async function copySparse(src: FileHandle, extents: readonly Extent[], from: number, length: number, dst: FileHandle, to: number,
+  /** Receives each region of dst written. */
+  regions?: Extent[]): Promise<number> {
   let written = 0;
   await readPieces(src, extents, from, length, async (chunk, pos) => {
     for (const [s, e] of dataRuns(chunk)) {
       await dst.write(chunk, s, e - s, to + (pos - from) + s);
+      const offset = to + (pos - from) + s, last = regions?.at(-1);
+      if (last && last.offset + last.length === offset) regions![regions!.length - 1] = { offset: last.offset, length: last.length + e - s };
+      else regions?.push({ offset, length: e - s });
       written += e - s;
     }
   });

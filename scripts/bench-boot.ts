@@ -1,0 +1,110 @@
+// Boot overhead of imgforge's first boot against the same base booted with a bare cloud-localds
+// seed, same run, same QEMU settings (TCG here, KVM where present):
+//   node scripts/bench-boot.ts [--runs 2] [--cache-dir .cache/imgforge]
+// Power-on to imgforge's final marker ("imgforge: first boot complete") against power-on to a
+// bare runcmd marker. Results go to docs/bench-boot.md.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { boot, type ConsoleLine } from '../src/execute/vm.ts';
+import { timeline } from '../src/execute/vm-test.ts';
+import { createOverlay, requireFirmware } from '../src/tools/qemu.ts';
+import type { VmSpec } from '../src/plan/vm.ts';
+import { main } from '../src/cli/main.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+};
+const runs = Number(arg('runs', '2'));
+const cacheDir = arg('cache-dir', join(root, '.cache/imgforge'));
+const config = join(root, 'test/fixtures/qemu.config.mjs');
+const work = mkdtempSync(join(tmpdir(), 'imgforge-bench-boot-'));
+const fw = requireFirmware('amd64');
+const kvm = existsSync('/dev/kvm');
+
+async function cli(args: string[]): Promise<string> {
+  let out = '';
+  const code = await main(args, { out: (t) => { out += t; }, err: () => undefined });
+  if (code !== 0) throw new Error(`imgforge ${args.join(' ')} exited ${code}`);
+  return out;
+}
+
+function vm(disk: string, name: string): VmSpec {
+  const vars = join(work, `${name}.vars`);
+  copyFileSync(fw.vars, vars);
+  return { arch: 'amd64', firmware: 'uefi', disk, code: fw.code, vars, kvm, memoryMiB: 2048, cpus: 2, mac: '52:54:00:12:34:56', qmp: join(work, `${name}.qmp`) };
+}
+
+async function timed(spec: VmSpec, done: RegExp, extra: string[] = []): Promise<{ seconds: number; lines: ConsoleLine[] }> {
+  // The bare seed rides on a second virtio disk, as cloud-localds users attach it.
+  const r = await boot({ ...spec, extraArgs: extra }, { timeoutMs: 900_000, doneWhen: done });
+  const hit = r.lines.find((l) => done.test(l.text));
+  if (!hit) throw new Error(`no marker (${r.outcome})`);
+  return { seconds: hit.t, lines: [...r.lines] };
+}
+
+const out = JSON.parse(await cli(['--config', config, 'build', 'vm1', '--out', join(work, 'out'), '--cache-dir', cacheDir, '--json'])) as { artifacts: { image: string }[] };
+const image = out.artifacts[0]!.image;
+const manifest = JSON.parse(execFileSync('cat', [image.replace(/\.img$/, '.manifest.json')], { encoding: 'utf8' })) as { base: { sha256: string } };
+const base = join(cacheDir, 'bootstrap', `${manifest.base.sha256}.img`);
+
+writeFileSync(join(work, 'user-data'), '#cloud-config\nruncmd:\n  - [sh, -c, "echo bare seed done > /dev/console"]\n');
+writeFileSync(join(work, 'meta-data'), 'instance-id: iid-bare\nlocal-hostname: bare\n');
+execFileSync('cloud-localds', [join(work, 'seed.img'), join(work, 'user-data'), join(work, 'meta-data')]);
+
+const rows: { run: number; bare: number; imgforge: number }[] = [];
+let lastTimelines: { bare: ReturnType<typeof timeline>; imgforge: ReturnType<typeof timeline> } | undefined;
+for (let i = 0; i < runs; i++) {
+  const bareDisk = join(work, `bare-${i}.qcow2`), ifDisk = join(work, `imgforge-${i}.qcow2`);
+  await createOverlay(base, bareDisk, 16 * 2 ** 30);
+  await createOverlay(image, ifDisk, 16 * 2 ** 30);
+  // Alternate the order so neither always runs on a warmer host.
+  const pair = async (): Promise<[number, number]> => {
+    const b = await timed(vm(bareDisk, `bare-${i}`), /bare seed done/, ['-drive', `file=${join(work, 'seed.img')},format=raw,if=virtio,readonly=on`]);
+    const f = await timed(vm(ifDisk, `if-${i}`), /imgforge: first boot complete/);
+    lastTimelines = { bare: timeline(b.lines), imgforge: timeline(f.lines) };
+    return [b.seconds, f.seconds];
+  };
+  const [bare, imgforge] = await pair();
+  rows.push({ run: i + 1, bare, imgforge });
+  process.stdout.write(`run ${i + 1}: bare ${bare.toFixed(1)} s, imgforge ${imgforge.toFixed(1)} s, ratio ${(imgforge / bare).toFixed(2)}\n`);
+}
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]!; };
+const mb = median(rows.map((r) => r.bare)), mi = median(rows.map((r) => r.imgforge));
+const fmt = (t: ReturnType<typeof timeline>): string => t.map((e) => `| ${e.t.toFixed(1)} | ${e.event} |`).join('\n');
+writeFileSync(join(root, 'docs/bench-boot.md'), `# Boot overhead benchmark
+
+\`node scripts/bench-boot.ts --runs ${runs}\`, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}),
+QEMU ${kvm ? 'KVM' : 'TCG (no KVM)'}, q35 + OVMF, 2 vCPUs, 2 GiB, a 16 GiB qcow2 overlay over each image.
+
+The same Debian 12 base (built from packages by imgforge) booted two ways: with a bare
+cloud-localds seed on a second disk whose only work is a runcmd marker, and as the imgforge node
+image (seed on its own CIDATA partition; identity, layout and prepare stages). Time is power-on to
+the marker on the serial console.
+
+| run | bare seed (s) | imgforge (s) | ratio |
+|---|---|---|---|
+${rows.map((r) => `| ${r.run} | ${r.bare.toFixed(1)} | ${r.imgforge.toFixed(1)} | ${(r.imgforge / r.bare).toFixed(2)} |`).join('\n')}
+| median | ${mb.toFixed(1)} | ${mi.toFixed(1)} | ${(mi / mb).toFixed(2)} |
+
+Goal: imgforge ≤ 1.1× the bare seed. ${mi / mb <= 1.1 ? 'Met' : 'Not met'} (median ratio ${(mi / mb).toFixed(2)}).
+
+## Timeline of the last run
+
+Bare seed:
+
+| t (s) | event |
+|---|---|
+${fmt(lastTimelines!.bare)}
+
+imgforge:
+
+| t (s) | event |
+|---|---|
+${fmt(lastTimelines!.imgforge)}
+`);
+rmSync(work, { recursive: true, force: true });
