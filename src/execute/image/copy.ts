@@ -35,6 +35,9 @@ export function dataRuns(buf: Buffer): [number, number][] {
   return runs;
 }
 
+/** Read buffers no longer in use, kept for the next reader rather than left to the garbage collector. */
+const spare: Buffer[] = [];
+
 /** The CHUNK_BYTES pieces of the parts of `extents` that lie in [from, end), in order. */
 function* pieces(extents: readonly Extent[], from: number, end: number): Generator<{ pos: number; n: number }> {
   for (const e of extents) {
@@ -49,7 +52,7 @@ function* pieces(extents: readonly Extent[], from: number, end: number): Generat
  */
 export async function readPieces(src: FileHandle, extents: readonly Extent[], from: number, length: number,
   each: (chunk: Buffer, pos: number) => Promise<void> | void): Promise<void> {
-  const bufs = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
+  const bufs = [spare.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES), spare.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES)];
   const it = pieces(extents, from, from + length);
   let turn = 0;
   const start = (): Promise<{ chunk: Buffer; pos: number }> | null => {
@@ -61,10 +64,16 @@ export async function readPieces(src: FileHandle, extents: readonly Extent[], fr
     return read;
   };
   let pending = start();
-  while (pending) {
-    const { chunk, pos } = await pending;
-    pending = start();
-    await each(chunk, pos);
+  try {
+    while (pending) {
+      const { chunk, pos } = await pending;
+      pending = start();
+      await each(chunk, pos);
+    }
+  } finally {
+    // A read still under way (after a failure) must not land in a buffer someone else reuses.
+    await pending?.catch(() => undefined);
+    spare.push(...bufs);
   }
 }
 
