@@ -1,4 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { Cluster, ResolvedNode } from '../config/resolve.ts';
 import { imgforgeError } from '../errors/error.ts';
@@ -45,12 +47,30 @@ export interface Artifact {
   readonly compressed: string | null;
 }
 
+/**
+ * A local base's SHA-256, remembered by path, device, inode, size and change times so a
+ * rebuild from the same unchanged file does not read gigabytes again; any write to the file
+ * changes its ctime and so its key.
+ */
+async function localHash(path: string, st: Stats, cacheDir: string): Promise<string> {
+  const key = createHash('sha256').update(JSON.stringify([path, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs])).digest('hex');
+  const memo = join(cacheDir, 'local', key);
+  const known = await readFile(memo, 'utf8').catch(() => '');
+  if (/^[0-9a-f]{64}$/.test(known)) return known;
+  const sha256 = await sha256File(path);
+  await mkdir(dirname(memo), { recursive: true, mode: 0o700 });
+  await writeFile(`${memo}.tmp-${process.pid}`, sha256, { mode: 0o600 });
+  await rename(`${memo}.tmp-${process.pid}`, memo);
+  return sha256;
+}
+
 async function resolveBase(n: ResolvedNode, opts: BuildOptions): Promise<Base & { source: string }> {
   if (opts.base && !/^(https?|file):/.test(opts.base)) {
     // A local file: verified by the user who named it; its hash still keys the cache and the manifest.
     const path = resolve(opts.base);
-    if (!(await stat(path).then((s) => s.isFile(), () => false))) throw imgforgeError('BaseInvalid', { path, detail: 'no such file' });
-    const sha256 = await sha256File(path);
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isFile()) throw imgforgeError('BaseInvalid', { path, detail: 'no such file' });
+    const sha256 = await localHash(path, st, opts.cacheDir);
     const raw = join(opts.cacheDir, 'raw', `${sha256}.img`);
     await mkdir(dirname(raw), { recursive: true, mode: 0o700 });
     if (!(await stat(raw).then(() => true, () => false))) await toRawImage(path, raw);

@@ -98,3 +98,23 @@ test('Ctrl-C during a build leaves nothing under a final name and no temporary f
   assert.ok(!left.some((f) => f.includes('.tmp-')), 'no temporary files');
   assert.deepEqual(left.sort(), ['n1.img', 'n1.img.bmap', 'n1.img.sha256', 'n1.manifest.json']);
 });
+
+test('a local --base is hashed once while unchanged, and again as soon as it changes', async () => {
+  if (!['sgdisk', 'mkfs.fat', 'debugfs'].every(requireTool)) return;
+  const dir = tempDir();
+  const base = ubuntuLikeBase(dir, 240);
+  const cache = join(dir, 'cache');
+  const build = async (out: string): Promise<{ base: { sha256: string } }> => {
+    const r = await cli(['--config', join(ROOT, 'test/fixtures/minimal.config.mjs'), 'build', 'n1', '--base', base, '--out', join(dir, out), '--cache-dir', cache]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(readFileSync(join(dir, out, 'n1.manifest.json'), 'utf8')) as { base: { sha256: string } };
+  };
+  const first = await build('a');
+  assert.equal(first.base.sha256, sha(base));
+  assert.equal(listFiles(join(cache, 'local')).length, 1, 'the hash is remembered');
+  // Change the file in place (same path, same size): a byte at the very end of the root partition.
+  execFileSync('sh', ['-c', `printf Z | dd of="$1" bs=1 seek=$((200 * 1024 * 1024)) conv=notrunc 2>/dev/null`, 'sh', base]);
+  const second = await build('b');
+  assert.notEqual(second.base.sha256, first.base.sha256);
+  assert.equal(second.base.sha256, sha(base), 'the manifest names the file as it is now');
+});
