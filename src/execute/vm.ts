@@ -18,8 +18,9 @@ export interface BootOptions {
   readonly timeoutMs: number;
   /** The boot is done (and the VM stopped) at the first line matching this. */
   readonly doneWhen: RegExp;
-  /** Stop waiting (a clean power-off) at a line matching this even if doneWhen never came. */
+  /** Stop waiting (a clean power-off) graceMs after a line matching this, if doneWhen has not come. */
   readonly giveUpWhen?: RegExp | undefined;
+  readonly graceMs?: number | undefined;
   /** Cut the power (SIGKILL) at the first line matching this, to test crash safety. */
   readonly killWhen?: RegExp | undefined;
   readonly onLine?: ((line: ConsoleLine) => void) | undefined;
@@ -43,6 +44,7 @@ export async function boot(vm: VmSpec, opts: BootOptions): Promise<BootResult> {
   const onAbort = (): void => stop('killed', 'SIGKILL');
   opts.signal?.addEventListener('abort', onAbort);
   const stderr: string[] = [];
+  let graceTimer: NodeJS.Timeout | undefined;
   child.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));
   try {
     for await (const raw of createInterface({ input: child.stdout })) {
@@ -52,8 +54,17 @@ export async function boot(vm: VmSpec, opts: BootOptions): Promise<BootResult> {
       opts.onLine?.(line);
       if (opts.killWhen?.test(line.text)) { stop('killed', 'SIGKILL'); break; }
       const done = opts.doneWhen.test(line.text);
-      if (done || opts.giveUpWhen?.test(line.text)) {
-        outcome = done ? 'done' : 'exited';
+      if (!done && opts.giveUpWhen?.test(line.text) && graceTimer === undefined) {
+        // Work ordered after the give-up line (a unit after cloud-final) still gets its chance.
+        graceTimer = setTimeout(() => {
+          // No more lines are coming that matter: power off; the loop ends when QEMU exits.
+          outcome = 'exited';
+          qmpPowerdown(vm.qmp).catch(() => child.kill('SIGKILL'));
+          setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, 120_000).unref();
+        }, opts.graceMs ?? 90_000);
+      }
+      if (done) {
+        outcome = 'done';
         // A clean power-off, so the next boot of the same disk starts from what a node would have.
         await qmpPowerdown(vm.qmp).catch(() => child.kill('SIGKILL'));
         const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
@@ -65,6 +76,7 @@ export async function boot(vm: VmSpec, opts: BootOptions): Promise<BootResult> {
     await child;
   } finally {
     clearTimeout(timer);
+    clearTimeout(graceTimer);
     opts.signal?.removeEventListener('abort', onAbort);
     if (!exited) child.kill('SIGKILL');
   }
