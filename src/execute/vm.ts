@@ -61,7 +61,7 @@ export async function boot(vm: VmSpec, opts: BootOptions): Promise<BootResult> {
           outcome = 'exited';
           qmpPowerdown(vm.qmp).catch(() => child.kill('SIGKILL'));
           setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, 120_000).unref();
-        }, opts.graceMs ?? 90_000);
+        }, opts.graceMs ?? 240_000);
       }
       if (done) {
         outcome = 'done';
