@@ -79,7 +79,7 @@ async function resolveBase(n: ResolvedNode, opts: BuildOptions): Promise<Base & 
   const d = n.profile.base.download;
   const b = n.profile.base.bootstrap;
   if (!d && !opts.base && b) {
-    const built = await bootstrapBase({ suite: b.suite, mirror: b.mirror, arch: n.profile.base.arch, packages: b.packages }, {
+    const built = await bootstrapBase({ suite: b.suite, mirror: b.mirror, arch: n.profile.base.arch, packages: b.packages, bios: n.profile.boot.firmware.includes('bios') }, {
       cacheDir: opts.cacheDir, templates: opts.templates, epoch: opts.epoch, onStep: (s) => opts.onStep?.(n.config.hostname, `base: ${s}`),
     });
     return { raw: built.raw, sha256: built.digest, verified: true, source: `bootstrap ${b.suite} ${b.mirror}` };

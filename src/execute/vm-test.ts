@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { qemuArgs, type VmSpec } from '../plan/vm.ts';
-import { createOverlay, qemuIoWrite, requireFirmware } from '../tools/qemu.ts';
+import { createOverlay, qemuIoWrite, requireBiosFirmware, requireFirmware } from '../tools/qemu.ts';
 import { boot, type BootResult, type ConsoleLine } from './vm.ts';
 
 /** Console lines that mark boot milestones, in the order a healthy first boot passes them. */
@@ -39,6 +39,8 @@ export function timeline(lines: readonly ConsoleLine[]): TimelineEntry[] {
 export interface VmTestOptions {
   readonly image: string;
   readonly arch: 'amd64' | 'arm64';
+  /** UEFI (OVMF/AAVMF from pflash) or legacy BIOS (SeaBIOS, x86 only). */
+  readonly firmware: 'uefi' | 'bios';
   readonly diskBytes: number;
   readonly mac: string | null;
   readonly timeoutMs: number;
@@ -62,7 +64,8 @@ export interface BootRecord extends BootResult {
  * The work folder and the VM are gone afterwards, whatever happened, unless `keep`.
  */
 export async function runVmTest(opts: VmTestOptions): Promise<{ boots: BootRecord[]; workDir: string | null }> {
-  const fw = requireFirmware(opts.arch);
+  if (opts.firmware === 'bios') requireBiosFirmware();
+  const fw = opts.firmware === 'uefi' ? requireFirmware(opts.arch) : null;
   const work = await mkdtemp(join(tmpdir(), 'imgforge-vm-'));
   const boots: BootRecord[] = [];
   try {
@@ -74,8 +77,8 @@ export async function runVmTest(opts: VmTestOptions): Promise<{ boots: BootRecor
       await qemuIoWrite(disk, 'qcow2', src, opts.plant.offsetBytes, opts.plant.data.length);
     }
     const vars = join(work, 'vars.fd');
-    await copyFile(fw.vars, vars);
-    const vm: VmSpec = { arch: opts.arch, firmware: 'uefi', disk, code: fw.code, vars, kvm: opts.kvm, memoryMiB: 2048, cpus: 2, mac: opts.mac, qmp: join(work, 'qmp.sock') };
+    if (fw) await copyFile(fw.vars, vars);
+    const vm: VmSpec = { arch: opts.arch, firmware: opts.firmware, disk, code: fw?.code ?? '', vars, kvm: opts.kvm, memoryMiB: 2048, cpus: 2, mac: opts.mac, qmp: join(work, 'qmp.sock') };
     await writeFile(join(work, 'qemu.args'), `${qemuArgs(vm).join('\n')}\n`);
     const once = async (name: string, doneWhen: RegExp, killWhen?: RegExp): Promise<BootRecord> => {
       // cloud-init's last words on every boot: past them no report will come.

@@ -45,6 +45,8 @@ export interface GptLayout {
   readonly partitions: readonly GptPartition[];
   /** Slots in the entry array, a multiple of 4 so they fill whole sectors. @default 128 */
   readonly entryCount?: number;
+  /** Legacy-BIOS boot code for the protective MBR's first 440 bytes (GRUB's boot.img); zeros without it. */
+  readonly bootCode?: Buffer;
 }
 
 export interface DecodedGpt extends GptLayout {

@@ -112,7 +112,7 @@ export function encodeGpt(layout: GptLayout): EncodedGpt {
   const primaryHeader = encodeHeader({ ...shared, myLba: 1, alternateLba: lastLba, entriesLba: 2 });
   const backupHeader = encodeHeader({ ...shared, myLba: lastLba, alternateLba: 1, entriesLba: geo.backupEntriesLba });
   return {
-    primary: Buffer.concat([encodeProtectiveMbr(layout.diskSectors), primaryHeader, entries]),
+    primary: Buffer.concat([encodeProtectiveMbr(layout.diskSectors, layout.bootCode), primaryHeader, entries]),
     backup: Buffer.concat([entries, backupHeader]),
     backupOffsetBytes: geo.backupEntriesLba * SECTOR_BYTES,
   };

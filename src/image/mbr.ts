@@ -66,8 +66,12 @@ function blankSector(): Buffer {
 }
 
 /** Sector 0 of a GPT disk: one 0xEE record covering the disk from LBA 1 (UEFI 2.10 §5.2.3). */
-export function encodeProtectiveMbr(diskSectors: number): Buffer {
+export function encodeProtectiveMbr(diskSectors: number, bootCode?: Buffer): Buffer {
   const sector = blankSector();
+  if (bootCode) {
+    if (bootCode.length > DISK_SIGNATURE_OFFSET_BYTES) throw new Error(`MBR boot code is ${bootCode.length} bytes; ${DISK_SIGNATURE_OFFSET_BYTES} fit before the disk signature`);
+    bootCode.copy(sector, 0);
+  }
   const sectors = Math.min(diskSectors - 1, MAX_U32);
   writeRecord(sector, 1, { bootable: false, type: GPT_PROTECTIVE_TYPE, firstLba: 1, sectors }, PMBR_START_CHS, PMBR_END_CHS);
   return sector;

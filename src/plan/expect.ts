@@ -30,9 +30,11 @@ const get = (r: Report, key: string): string[][] => r.filter((w) => w[0] === key
  * Compare a node's report with what its seed and layout promise. Pure: the same report and
  * plan give the same verdicts, so `imgforge test` and the test suite judge alike.
  */
-export function judgeReport(ctx: SeedContext, layout: Layout, r: Report, stages: readonly string[]): Verdict[] {
+export function judgeReport(ctx: SeedContext, layout: Layout, r: Report, stages: readonly string[], firmware?: 'uefi' | 'bios'): Verdict[] {
   const v: Verdict[] = [];
   const say = (check: string, ok: boolean, detail: string): void => { v.push({ check, ok, detail }); };
+  const booted = get(r, 'firmware')[0]?.[0] ?? '';
+  if (firmware) say(`booted by ${firmware}`, booted === firmware, `the kernel ${booted ? `was started by ${booted}` : 'did not say how it was started'}`);
   const hostname = get(r, 'hostname')[0]?.[0] ?? '';
   say('hostname', hostname === ctx.node.hostname, `hostname ${hostname}, expected ${ctx.node.hostname}`);
   for (const u of ctx.users) {

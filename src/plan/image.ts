@@ -44,6 +44,8 @@ export interface ImagePlan {
   readonly partitions: readonly ImagePartition[];
   /** Base bytes between the partition table and the first partition to keep (U-Boot on boards without SPI). */
   readonly bootArea: { readonly fromByte: number; readonly toByte: number } | null;
+  /** Copy the base's MBR boot code (GRUB's boot.img, which points at core.img in the kept BIOS boot partition). */
+  readonly keepBootCode: boolean;
   readonly cidata: { readonly offsetBytes: number; readonly sizeBytes: number; readonly volumeId: string };
   readonly root: { readonly offsetBytes: number; readonly sizeBytes: number; readonly fs: 'ext4' | 'ext2' };
   /** Files deleted from root, and files left empty (machine-id(5): an empty file is regenerated at first boot). */
@@ -149,6 +151,9 @@ export function planImage(args: {
     partitions: partitions.sort((a, b) => a.firstLba - b.firstLba),
     // Sectors 0-33 hold the new GPT; what the base kept after them (idbloader at sector 64) is copied as it was.
     bootArea: profile.boot.keepBootArea && firstPartition > 34 ? { fromByte: 34 * SECTOR_BYTES, toByte: firstPartition * SECTOR_BYTES } : null,
+    // Legacy BIOS runs sector 0's code, which loads GRUB's core from the BIOS boot partition by
+    // sector number: that partition stays in place, so the base's code stays valid.
+    keepBootCode: roles.has('biosBoot'),
     cidata: { offsetBytes: cidataFirst * SECTOR_BYTES, sizeBytes: CIDATA_BYTES, volumeId },
     root: { offsetBytes: rootFirst * SECTOR_BYTES, sizeBytes: (rootLast - rootFirst + 1) * SECTOR_BYTES, fs: root.fs === 'ext2' ? 'ext2' : 'ext4' },
     edits: { remove: profile.base.quirks.removeFiles, empty: ['/etc/machine-id'] },

@@ -18,21 +18,25 @@ export interface Stage {
   readonly phase: 'bootcmd' | 'runcmd';
   readonly frequency: 'once per instance' | 'every boot' | 'until it succeeds';
   readonly template: string;
+  /** The script reaches sh on stdin from cloud-init's private bootcmd file, not in argv (ps shows argv). */
+  readonly stdin?: boolean;
 }
 
 /**
- * The stages, in order. bootcmd runs before cloud-init's growpart, so the layout stage places the
- * reserved partitions before anything can grow root into them. The cluster assembly joins as a
- * runcmd stage after prepare.
+ * The stages, in order. "files" writes, and syncs, every file the node needs before anything uses
+ * them (cloud-init's write_files does not fsync, and a power cut lost them). bootcmd runs before
+ * cloud-init's growpart, so the layout stage places the reserved partitions before anything can
+ * grow root into them. The cluster assembly joins as a runcmd stage after prepare.
  */
 export const STAGES: readonly Stage[] = [
+  { name: 'files', phase: 'bootcmd', frequency: 'every boot', template: 'scripts/files.sh.njk', stdin: true },
   { name: 'identity', phase: 'bootcmd', frequency: 'once per instance', template: 'scripts/identity.sh.njk' },
   { name: 'layout', phase: 'bootcmd', frequency: 'every boot', template: 'scripts/layout.sh.njk' },
   { name: 'prepare', phase: 'runcmd', frequency: 'until it succeeds', template: 'scripts/prepare.sh.njk' },
 ];
 
-/** Files written by cloud-init's write_files, and the template each comes from. */
-function writtenFiles(): { path: string; template: string; mode: string }[] {
+/** Files written by the "files" stage, and the template each comes from. */
+export function writtenFiles(): { path: string; template: string; mode: string }[] {
   return [
     { path: '/etc/hosts', template: 'files/hosts.njk', mode: '0644' },
     { path: '/etc/modules-load.d/imgforge.conf', template: 'files/modules.conf.njk', mode: '0644' },
@@ -44,6 +48,9 @@ function writtenFiles(): { path: string; template: string; mode: string }[] {
     ...STAGES.filter((s) => s.phase === 'runcmd').map((s) => ({ path: `/usr/local/lib/imgforge/stages/${s.name}.sh`, template: s.template, mode: '0755' })),
   ];
 }
+
+/** The end line of the here-document that carries a stdin stage's script. */
+export const HEREDOC_END = 'IMGFORGE_STAGE_END';
 
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
@@ -66,19 +73,21 @@ function expect(ok: boolean, node: string, file: string, detail: string): void {
 export function renderSeed(env: nunjucks.Environment, ctx: SeedContext): SeedFile[] {
   const host = ctx.node.hostname;
   const files = writtenFiles().map((f) => ({ path: f.path, mode: f.mode, content: renderTemplate(env, f.template, ctx) }));
-  const bootStages = STAGES.filter((s) => s.phase === 'bootcmd').map((s) => ({ ...s, script: renderTemplate(env, s.template, ctx) }));
+  const bootStages = STAGES.filter((s) => s.phase === 'bootcmd').map((s) => ({ ...s, script: renderTemplate(env, s.template, { ...ctx, files }) }));
   const runStages = STAGES.filter((s) => s.phase === 'runcmd').map((s) => s.name);
-  const userData = renderTemplate(env, 'seed/user-data.njk', { ...ctx, files, bootStages, runStages });
+  const userData = renderTemplate(env, 'seed/user-data.njk', { ...ctx, bootStages, runStages, heredocEnd: HEREDOC_END });
   const networkConfig = renderTemplate(env, 'seed/network-config.njk', ctx);
   const vendorData = renderTemplate(env, 'seed/vendor-data.njk', ctx);
 
   if (process.env.IMGFORGE_DEBUG_RENDER) process.stderr.write(userData);
   expect(userData.startsWith('#cloud-config\n'), host, 'user-data', 'does not start with #cloud-config');
-  const ud = parsed(host, 'user-data', userData) as { write_files?: { path: string; content: string }[] } | null;
+  const ud = parsed(host, 'user-data', userData) as { bootcmd?: (string | string[])[] } | null;
   expect(ud !== null && typeof ud === 'object', host, 'user-data', 'is not a mapping');
-  for (const f of files) {
-    const back = ud!.write_files?.find((w) => w.path === f.path);
-    expect(back?.content === f.content, host, 'user-data', `write_files ${f.path} does not read back as rendered`);
+  for (const s of bootStages) {
+    const back = ud!.bootcmd?.find((c) => (typeof c === 'string' ? c.endsWith(`${HEREDOC_END}\n`) && c.includes(` imgforge-${s.name} <<`) : c.at(-1) === `imgforge-${s.name}`));
+    const text = typeof back === 'string' ? back.slice(back.indexOf('\n') + 1, -`${HEREDOC_END}\n`.length) : back?.at(-2);
+    expect(text === s.script, host, 'user-data', `bootcmd stage ${s.name} does not read back as rendered`);
+    expect(!s.stdin || !s.script.split('\n').includes(HEREDOC_END), host, 'user-data', `stage ${s.name} contains its own here-document end line`);
   }
   const nc = parsed(host, 'network-config', networkConfig) as { network?: { version?: number } } | null;
   expect(nc?.network?.version === 2, host, 'network-config', 'is not netplan version 2');

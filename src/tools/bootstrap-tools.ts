@@ -25,12 +25,14 @@ export async function mmdebstrap(opts: { suite: string; mirror: string; arch: st
   ], { timeout: 30 * 60_000 });
 }
 
-/** A GRUB EFI binary with its config embedded, its modules taken from the target tree. */
-export async function grubMkstandalone(opts: { format: string; moduleDir: string; modules: readonly string[]; config: string; out: string }): Promise<void> {
+/** A GRUB EFI binary or i386-pc core.img with its config embedded, its modules taken from the target tree. */
+export async function grubMkstandalone(opts: { format: string; moduleDir: string; modules: readonly string[]; installModules?: readonly string[]; config: string; out: string }): Promise<void> {
   await run(GRUB_MKSTANDALONE, [
     '-O', opts.format,
     '-d', opts.moduleDir,
     `--modules=${opts.modules.join(' ')}`,
+    // Without it the memdisk holds every module: fine for EFI, too big for an i386-pc core.img.
+    ...(opts.installModules ? [`--install-modules=${opts.installModules.join(' ')}`] : []),
     '--locales=',
     '--themes=',
     '--fonts=',

@@ -16,6 +16,13 @@ export const UEFI_FIRMWARE = {
   arm64: { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.fd', pkg: 'qemu-efi-aarch64' },
 } as const;
 
+/** SeaBIOS, the PC BIOS QEMU loads by default for x86 machines (Debian package seabios). */
+export const BIOS_FIRMWARE = { file: '/usr/share/seabios/bios-256k.bin', pkg: 'seabios' } as const;
+
+export function requireBiosFirmware(): void {
+  if (!existsSync(BIOS_FIRMWARE.file)) throw imgforgeError('ToolMissing', { tool: BIOS_FIRMWARE.file, pkg: BIOS_FIRMWARE.pkg });
+}
+
 export function requireFirmware(arch: 'amd64' | 'arm64'): { code: string; vars: string } {
   const fw = UEFI_FIRMWARE[arch];
   if (!existsSync(fw.code) || !existsSync(fw.vars)) throw imgforgeError('ToolMissing', { tool: fw.code, pkg: fw.pkg });

@@ -81,6 +81,8 @@ describe('build from an Ubuntu-cloud-image-shaped base (GPT)', { concurrency: fa
     assert.equal(byNum(1).size, baseRoot.size);
     const grub = (f: string, start: number): string => createHash('sha256').update(readRange(f, start * 512, 4 * 2 ** 20)).digest('hex');
     assert.equal(grub(img, 2048), grub(base, 2048), 'the BIOS boot partition (GRUB core) is copied byte for byte');
+    assert.deepEqual(readRange(img, 0, 440), readRange(base, 0, 440), 'the MBR boot code (GRUB boot.img) is kept for legacy BIOS');
+    assert.ok(readRange(base, 0, 440).every((b) => b === 0xeb));
   });
 
   test('root is unchanged except the declared edits; the seed on CIDATA equals render', async () => {
@@ -170,6 +172,7 @@ describe('build from a Hardkernel-shaped base (MBR) for the ODROID boards', { co
     assert.equal(p1.name, 'boot');
     assert.equal(p1.start, 2048);
     assert.match(run('sgdisk', ['-i', '1', img]), /Attribute flags: 0000000000000004/);
+    assert.ok(readRange(img, 0, 440).every((b) => b === 0), 'no BIOS boot partition: no MBR boot code');
   });
 
   test('--disk-size writes the final table: root at its declared share, the raw ceph partition after it, backup GPT at the end', () => {

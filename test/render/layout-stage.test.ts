@@ -88,11 +88,13 @@ test('the full layout stage passes shellcheck and carries the declared layout', 
   assert.equal(r.status, 0, r.stdout);
 });
 
-test('the seed runs the layout stage from bootcmd on every boot, after identity', async () => {
+test('the seed runs the layout stage from bootcmd on every boot, after files and identity', async () => {
   const { planCluster } = await import('../../src/plan/index.ts');
   const { seeds } = planCluster(cluster, ['cp01'], await loadTemplates(), 'test');
-  const ud = parseYaml(seeds.get('cp01')!.find((f) => f.name === 'user-data')!.content) as { bootcmd: string[][] };
-  assert.deepEqual(ud.bootcmd.map((c) => c.at(-1)), ['imgforge-identity', 'imgforge-layout', 'imgforge-resume', 'imgforge-report']);
-  assert.deepEqual(ud.bootcmd[1]!.slice(0, 2), ['sh', '-c'], 'every boot: not wrapped in cloud-init-per');
-  assert.deepEqual(ud.bootcmd[0]!.slice(0, 3), ['cloud-init-per', 'instance', 'imgforge-identity']);
+  const ud = parseYaml(seeds.get('cp01')!.find((f) => f.name === 'user-data')!.content) as { bootcmd: [string, ...string[][]] };
+  const [files, ...rest] = ud.bootcmd;
+  assert.match(files, /^sh -s imgforge-files /);
+  assert.deepEqual(rest.map((c) => c.at(-1)), ['imgforge-identity', 'imgforge-layout', 'imgforge-resume', 'imgforge-report']);
+  assert.deepEqual(rest[1]!.slice(0, 2), ['sh', '-c'], 'every boot: not wrapped in cloud-init-per');
+  assert.deepEqual(rest[0]!.slice(0, 3), ['cloud-init-per', 'instance', 'imgforge-identity']);
 });

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,13 +19,24 @@ export const EXAMPLES: readonly (readonly [string, string])[] = [
 const SEED_FILES = ['meta-data', 'network-config', 'user-data', 'vendor-data'];
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-/** Every shell script a user-data carries: write_files with a shebang, and inline bootcmd stages. */
+/**
+ * Every shell script a user-data carries: the inline bootcmd stages (a string item carries its
+ * script as a here-document), and the scripts the "files" stage writes, found by running it
+ * under a scratch root.
+ */
 function scriptsOf(userData: string): { name: string; text: string }[] {
-  const doc = parseYaml(userData) as { write_files: { path: string; content: string }[]; bootcmd: string[][] };
-  return [
-    ...doc.write_files.filter((f) => f.content.startsWith('#!')).map((f) => ({ name: f.path, text: f.content })),
-    ...doc.bootcmd.map((cmd) => ({ name: cmd.at(-1)!, text: cmd.at(-2)! })),
-  ];
+  const doc = parseYaml(userData) as { bootcmd: (string | string[])[] };
+  const inline = doc.bootcmd.map((cmd) => (typeof cmd === 'string'
+    ? { name: cmd.split(' ')[2]!, text: cmd.slice(cmd.indexOf('\n') + 1, cmd.lastIndexOf('IMGFORGE_STAGE_END')) }
+    : { name: cmd.at(-1)!, text: cmd.at(-2)! }));
+  const root = tempDir();
+  for (const cmd of doc.bootcmd.filter((c) => typeof c === 'string')) {
+    const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', env: { PATH: process.env['PATH'], IMGFORGE_ROOT: root } });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const written = listFiles(root).map((p) => ({ name: `/${p}`, text: readFileSync(join(root, p), 'utf8') })).filter((f) => f.text.startsWith('#!'));
+  assert.ok(written.length >= 3, 'the files stage writes the stage runner, the report and the stage scripts');
+  return [...inline, ...written];
 }
 
 for (const [name, config] of EXAMPLES) {

@@ -16,6 +16,7 @@ export interface TestFlags {
   readonly keep: boolean;
   readonly killAt?: string;
   readonly plantStale: boolean;
+  readonly firmware?: string;
   readonly out: string;
   readonly base?: string;
   readonly cacheDir?: string;
@@ -51,9 +52,12 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   const { cluster } = await loadAndCheck(opts);
   const node = cluster.nodes.find((n) => n.config.hostname === manifest.node);
   if (!node) throw imgforgeError('UnknownNode', { node: manifest.node, known: cluster.nodes.map((n) => n.config.hostname).join(', ') });
-  if (!node.profile.boot.firmware.includes('uefi')) {
+  const bootable = node.profile.boot.firmware.filter((f): f is 'uefi' | 'bios' => f === 'uefi' || (f === 'bios' && node.profile.arch === 'amd64'));
+  if (bootable.length === 0) {
     throw imgforgeError('Unsupported', { what: `Booting ${node.config.board} images in QEMU (they start from the board's own U-Boot and vendor kernel, which QEMU does not emulate; their seed and layout stage are the ones tested on x86 nodes)` });
   }
+  const firmware = (opts.firmware ?? bootable[0]!) as 'uefi' | 'bios';
+  if (!bootable.includes(firmware)) throw imgforgeError('BadFlag', { detail: `--firmware ${opts.firmware}: ${node.config.board} images boot in QEMU by ${bootable.join(' or ')}` });
   if (diskBytes < statSync(image).size) throw imgforgeError('BadFlag', { detail: '--disk-size must be at least the image size' });
   const ctx = seedContext(cluster, node);
   let plant: { offsetBytes: number; data: Buffer } | undefined;
@@ -69,7 +73,7 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   let result;
   try {
     result = await runVmTest({
-      image, arch: node.profile.arch, diskBytes, mac: node.config.mac ?? null, timeoutMs, kvm: existsSync('/dev/kvm'), keep: opts.keep,
+      image, arch: node.profile.arch, firmware, diskBytes, mac: node.config.mac ?? null, timeoutMs, kvm: existsSync('/dev/kvm'), keep: opts.keep,
       plant, killAt: opts.killAt ? new RegExp(opts.killAt) : undefined, signal: abort.signal,
       onLine: opts.json ? undefined : (b, l) => { if (/imgforge: (stage|layout|first boot)|Linux version|running '/.test(l.text)) io.err(`[${b} ${l.t.toFixed(1)}s] ${l.text}\n`); },
     });
@@ -81,7 +85,7 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   const judge = (b: BootRecord, phase: string): void => {
     const report = parseReport(b.lines.map((l) => l.text), phase);
     if (!report) { verdicts.push({ boot: b.name, check: 'report', ok: false, detail: `no complete report (${b.outcome})` }); return; }
-    for (const v of judgeReport(ctx, node.profile.layout, report, STAGES)) verdicts.push({ boot: b.name, ...v });
+    for (const v of judgeReport(ctx, node.profile.layout, report, STAGES, firmware)) verdicts.push({ boot: b.name, ...v });
   };
   const firstDone = result.boots.filter((b) => b.outcome === 'done').at(0);
   const second = result.boots.find((b) => b.name === 'second boot');
@@ -100,7 +104,7 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   const ok = verdicts.length > 0 && verdicts.every((v) => v.ok);
   const boots = result.boots.map((b) => ({ name: b.name, outcome: b.outcome, seconds: b.lines.at(-1)?.t ?? 0, timeline: timeline(b.lines) }));
   if (opts.json) {
-    io.out(json({ image, node: node.config.hostname, ok, boots, verdicts, kept: result.workDir }));
+    io.out(json({ image, node: node.config.hostname, firmware, ok, boots, verdicts, kept: result.workDir }));
   } else {
     for (const b of boots) {
       io.out(`${b.name}: ${b.outcome} after ${b.seconds.toFixed(1)} s\n`);

@@ -2,6 +2,7 @@ import { mkdtemp, open, rm, utimes, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeGpt } from '../../image/gpt.ts';
+import { MBR_BOOT_CODE_BYTES } from '../../image/grub-bios.ts';
 import type { ImagePlan } from '../../plan/image.ts';
 import type { SeedFile } from '../../plan/seed.ts';
 import { debugfs } from '../../tools/ext4.ts';
@@ -66,7 +67,8 @@ export async function assembleImage(input: AssembleInput, out: string): Promise<
     const base = await open(input.base, 'r');
     try {
       await img.truncate(plan.sizeBytes);
-      const gpt = encodeGpt({ diskSectors: plan.sizeBytes / 512, diskGuid: plan.diskGuid, partitions: plan.partitions.map((p) => ({ ...p })) });
+      const bootCode = plan.keepBootCode ? (await base.read(Buffer.alloc(MBR_BOOT_CODE_BYTES), 0, MBR_BOOT_CODE_BYTES, 0)).buffer : undefined;
+      const gpt = encodeGpt({ diskSectors: plan.sizeBytes / 512, diskGuid: plan.diskGuid, partitions: plan.partitions.map((p) => ({ ...p })), bootCode });
       await img.write(gpt.primary, 0, gpt.primary.length, 0);
       await img.write(gpt.backup, 0, gpt.backup.length, gpt.backupOffsetBytes);
       written.push({ offset: 0, length: gpt.primary.length }, { offset: gpt.backupOffsetBytes, length: gpt.backup.length });
