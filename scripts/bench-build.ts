@@ -12,8 +12,8 @@
 // Page caches cannot be dropped without privileges, so every variant runs warm: one discarded
 // run, then --runs measured runs, imgforge and by-hand alternating which goes first.
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sha256File } from '../src/base/checksum.ts';
 import { CHUNK_BYTES, readPieces } from '../src/execute/image/copy.ts';
-import { encodeGpt } from '../src/image/gpt.ts';
 import { dataExtents } from '../src/tools/filefrag.ts';
-import { rootTree } from '../test/fixtures/bases.ts';
+import { nobleBase } from './bench/noble-base.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MIB = 2 ** 20;
@@ -59,87 +58,6 @@ const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-
-// ---------------------------------------------------------------------------------------------
-// The base
-
-/** Write `bytes` of incompressible data under dir as files of log-uniform sizes (512 B to 4 MiB), like a root fs. */
-function randomFiles(dir: string, bytes: number, seed: number): number {
-  let x = seed >>> 0 || 1;
-  const rand = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 2 ** 32; };
-  const chunk = Buffer.allocUnsafe(4 * MIB);
-  let left = bytes, n = 0;
-  while (left > 0) {
-    const size = Math.min(left, Math.round(512 * 2 ** (rand() * 13)));
-    const sub = join(dir, `d${String(n >> 6).padStart(3, '0')}`);
-    if (n % 64 === 0) mkdirSync(sub, { recursive: true });
-    randomFillSync(chunk, 0, size);
-    writeFileSync(join(sub, `f${n}.bin`), chunk.subarray(0, size));
-    left -= size;
-    n++;
-  }
-  return n;
-}
-
-/**
- * The Ubuntu noble cloud image's GPT (livecd-rootfs disk-image-uefi.binary) on a disk of sizeBytes:
- * p14 BIOS boot at sector 2048 (GRUB's core.img), p15 ESP, p16 /boot, p1 root physically last.
- */
-function nobleBase(dir: string): { image: string; files: number } {
-  const image = join(dir, 'noble-bench.img');
-  const sectors = sizeBytes / SECTOR;
-  const rootFirst = 2099200, rootLast = sectors - 34;
-  const rootBytes = Math.floor(((rootLast - rootFirst + 1) * SECTOR) / 4096) * 4096;
-  const bootData = Math.min(Math.floor(dataBytes / 8), 75 * MIB);
-  const espData = Math.min(Math.floor(dataBytes / 100), 6 * MIB);
-  const rootData = dataBytes - bootData - espData;
-  if (rootData > rootBytes * 0.8) throw new Error(`--data-mib ${flags['data-mib']} does not fit a ${fmtMiB(rootBytes)} root`);
-
-  const fd = openSync(image, 'w');
-  ftruncateSync(fd, sizeBytes);
-  const gpt = encodeGpt({
-    diskSectors: sectors,
-    diskGuid: '9A0F3F4A-1B2C-4D5E-8F90-A1B2C3D4E5F6',
-    partitions: [
-      { number: 14, typeGuid: '21686148-6449-6E6F-744E-656564454649', uniqueGuid: '11111111-0000-4000-8000-000000000014', firstLba: 2048, lastLba: 10239, attributes: 0n, name: '' },
-      { number: 15, typeGuid: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', uniqueGuid: '11111111-0000-4000-8000-000000000015', firstLba: 10240, lastLba: 227327, attributes: 0n, name: '' },
-      { number: 16, typeGuid: 'BC13C2FF-59E6-4262-A352-B275FD6F7172', uniqueGuid: '11111111-0000-4000-8000-000000000016', firstLba: 227328, lastLba: 2097151, attributes: 0n, name: '' },
-      { number: 1, typeGuid: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', uniqueGuid: '11111111-0000-4000-8000-000000000001', firstLba: rootFirst, lastLba: rootLast, attributes: 0n, name: '' },
-    ],
-  });
-  writeSync(fd, gpt.primary, 0, gpt.primary.length, 0);
-  writeSync(fd, gpt.backup, 0, gpt.backup.length, gpt.backupOffsetBytes);
-  const core = randomFillSync(Buffer.alloc(120 * 1024)); // GRUB's core.img in the BIOS boot partition
-  writeSync(fd, core, 0, core.length, 2048 * SECTOR);
-  closeSync(fd);
-
-  const e2env = { E2FSPROGS_FAKE_TIME: '1700000000' };
-  const mke2fs = (label: string, offset: number, bytes: number, tree: string): void => {
-    sh('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-L', label, '-U', 'clear', '-E', `offset=${offset},root_owner=0:0`, '-d', tree, image, String(bytes / 4096)], e2env);
-  };
-  // ESP: FAT32 with the EFI binaries (shim, GRUB).
-  sh('mkfs.fat', ['-F', '32', '-s', '1', '-n', 'UEFI', '-i', '12345678', '--invariant', '--offset=10240', image, String(((227327 - 10240 + 1) * SECTOR) / 1024)]);
-  const esp = join(dir, 'esp');
-  mkdirSync(esp);
-  if (espData > 0) {
-    writeFileSync(join(esp, 'shimx64.efi'), randomFillSync(Buffer.alloc(Math.floor(espData / 3))));
-    writeFileSync(join(esp, 'grubx64.efi'), randomFillSync(Buffer.alloc(espData - Math.floor(espData / 3))));
-    sh('mmd', ['-i', `${image}@@${10240 * SECTOR}`, '::EFI', '::EFI/BOOT'], { MTOOLS_SKIP_CHECK: '1' });
-    sh('mcopy', ['-i', `${image}@@${10240 * SECTOR}`, join(esp, 'shimx64.efi'), join(esp, 'grubx64.efi'), '::EFI/BOOT/'], { MTOOLS_SKIP_CHECK: '1' });
-  }
-  // /boot: a kernel and an initrd.
-  const bootTree = join(dir, 'boot-tree');
-  mkdirSync(bootTree);
-  writeFileSync(join(bootTree, 'vmlinuz'), randomFillSync(Buffer.alloc(Math.floor(bootData / 5))));
-  writeFileSync(join(bootTree, 'initrd.img'), randomFillSync(Buffer.alloc(bootData - Math.floor(bootData / 5))));
-  mke2fs('BOOT', 227328 * SECTOR, ((2097151 - 227328 + 1) * SECTOR) / 4096 * 4096, bootTree);
-  // Root: the fixture's files (machine-id and friends, which the build edits) and the bulk.
-  const rootDir = rootTree(join(dir, 'root-tree'));
-  const files = randomFiles(join(rootDir, 'usr/lib/bench'), rootData, 0x5eed);
-  mke2fs('cloudimg-rootfs', rootFirst * SECTOR, rootBytes, rootDir);
-  for (const t of [esp, bootTree, rootDir]) rmSync(t, { recursive: true, force: true });
-  return { image, files };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Running and timing
@@ -294,7 +212,7 @@ for (const tool of ['mke2fs', 'mkfs.fat', 'mmd', 'mcopy', 'cp', 'openssl', 'bmap
 try {
   log(`building a ${fmtMiB(sizeBytes)} noble-shaped base with ${fmtMiB(dataBytes)} of random data in ${work}`);
   const t0 = performance.now();
-  const { image: base, files } = nobleBase(work);
+  const { image: base, files } = nobleBase(work, sizeBytes, dataBytes);
   const baseBuildMs = performance.now() - t0;
   const baseSt = statSync(base);
   log(`base: ${fmtMiB(baseSt.size)} virtual, ${fmtMiB(allocated(base))} allocated, ${files} data files (${fmtS(baseBuildMs)} s)`);

@@ -1,7 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { copyFile, rename, stat, truncate } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { imgforgeError } from '../errors/error.ts';
 
 export interface DownloadOptions {
@@ -13,7 +13,13 @@ export interface DownloadOptions {
   readonly dispatcher?: Dispatcher;
 }
 
-const defaultDispatcher = new Agent({ connectTimeout: 30_000, bodyTimeout: 60_000, headersTimeout: 60_000 }).compose(interceptors.redirect({ maxRedirections: 5 }));
+// undici is loaded on the first download only: a build from a cached or local base never pays
+// its start-up memory (about 20 MiB RSS).
+let undici: Promise<{ request: typeof import('undici').request; dispatcher: Dispatcher }> | undefined;
+const http = (): NonNullable<typeof undici> => (undici ??= import('undici').then(({ Agent, interceptors, request }) => ({
+  request,
+  dispatcher: new Agent({ connectTimeout: 30_000, bodyTimeout: 60_000, headersTimeout: 60_000 }).compose(interceptors.redirect({ maxRedirections: 5 })),
+})));
 
 async function sizeOf(path: string): Promise<number> {
   return stat(path).then((s) => s.size, () => 0);
@@ -30,8 +36,9 @@ const totalFromRange = (header: string | string[] | undefined): number | null =>
 
 async function attempt(url: string, part: string, options: DownloadOptions): Promise<void> {
   const have = await sizeOf(part);
+  const { request, dispatcher } = await http();
   const res = await request(url, {
-    dispatcher: options.dispatcher ?? defaultDispatcher,
+    dispatcher: options.dispatcher ?? dispatcher,
     headers: have > 0 ? { range: `bytes=${have}-` } : {},
   });
   if (res.statusCode === 416 && have > 0 && totalFromRange(res.headers['content-range']) === have) {

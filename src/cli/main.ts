@@ -1,13 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { imgforgeError, isImgforgeError } from '../errors/error.ts';
-import { buildCommand, type BuildFlags } from './commands/build.ts';
-import { checkCommand } from './commands/check.ts';
-import { inspectCommand } from './commands/inspect.ts';
-import { testCommand, type TestFlags } from './commands/test.ts';
-import { planCommand } from './commands/plan.ts';
-import { profilesCommand } from './commands/profiles.ts';
-import { renderCommand } from './commands/render.ts';
+import type { BuildFlags } from './commands/build.ts';
+import type { TestFlags } from './commands/test.ts';
 import { VERSION, type GlobalOptions } from './context.ts';
 import { errorJson, formatBug, formatError, json, processIo, type Io } from './output.ts';
 
@@ -21,23 +16,30 @@ function program(io: Io, done: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => undefined });
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+  // Each command's modules load when it runs: a process holds only what its command needs
+  // (start-up memory counts against the build's RSS budget).
+  const commands = {
+    profiles: () => import('./commands/profiles.ts'), check: () => import('./commands/check.ts'), render: () => import('./commands/render.ts'),
+    plan: () => import('./commands/plan.ts'), build: () => import('./commands/build.ts'), inspect: () => import('./commands/inspect.ts'),
+    test: () => import('./commands/test.ts'),
+  };
   cli.command('profiles').description('list the board profiles')
     .option('--json', 'machine-readable output')
-    .action(async (_o, cmd: Command) => done(await profilesCommand(globals(cmd), io)));
+    .action(async (_o, cmd: Command) => done(await (await commands.profiles()).profilesCommand(globals(cmd), io)));
   cli.command('check').description('validate the config and the cluster topology')
     .option('--json', 'machine-readable output')
-    .action(async (_o, cmd: Command) => done(await checkCommand(globals(cmd), io)));
+    .action(async (_o, cmd: Command) => done(await (await commands.check()).checkCommand(globals(cmd), io)));
   cli.command('render').description("write a node's NoCloud seed (user-data, meta-data, network-config, vendor-data)")
     .argument('<node>', 'node hostname')
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--force', 'render even when check finds errors', false)
     .option('--json', 'machine-readable output')
-    .action(async (node: string, _o, cmd: Command) => done(await renderCommand(node, { ...globals(cmd), ...cmd.opts<{ out: string; force: boolean }>() }, io)));
+    .action(async (node: string, _o, cmd: Command) => done(await (await commands.render()).renderCommand(node, { ...globals(cmd), ...cmd.opts<{ out: string; force: boolean }>() }, io)));
   cli.command('plan').description('print the resolved plan for the targets (node hostnames or board names; default all)')
     .argument('[targets...]', 'node hostnames or board profile names')
     .option('--force', 'plan even when check finds errors', false)
     .option('--json', 'machine-readable output')
-    .action(async (targets: string[], _o, cmd: Command) => done(await planCommand(targets, { ...globals(cmd), ...cmd.opts<{ force: boolean }>() }, io)));
+    .action(async (targets: string[], _o, cmd: Command) => done(await (await commands.plan()).planCommand(targets, { ...globals(cmd), ...cmd.opts<{ force: boolean }>() }, io)));
   cli.command('build').description('build flashable images for the targets (node hostnames or board names; default all)')
     .argument('[targets...]', 'node hostnames or board profile names')
     .option('-o, --out <dir>', 'output folder', 'dist')
@@ -48,11 +50,11 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--cache-dir <dir>', 'where verified bases are kept (default: $XDG_CACHE_HOME/imgforge)')
     .option('--force', 'build even when check finds errors', false)
     .option('--json', 'machine-readable output')
-    .action(async (targets: string[], _o, cmd: Command) => done(await buildCommand(targets, { ...globals(cmd), ...cmd.opts<BuildFlags>() }, io)));
+    .action(async (targets: string[], _o, cmd: Command) => done(await (await commands.build()).buildCommand(targets, { ...globals(cmd), ...cmd.opts<BuildFlags>() }, io)));
   cli.command('inspect').description('show an image\'s partitions, seed and manifest, and whether it verifies')
     .argument('<image>', 'image file')
     .option('--json', 'machine-readable output')
-    .action(async (image: string, _o, cmd: Command) => done(await inspectCommand(image, globals(cmd), io)));
+    .action(async (image: string, _o, cmd: Command) => done(await (await commands.inspect()).inspectCommand(image, globals(cmd), io)));
   cli.command('test').description('boot an image (or build and boot a node) under QEMU and check what the node reports against its plan')
     .argument('<image|node>', 'image file, or a node hostname to build first')
     .option('--disk-size <size>', 'virtual disk size, larger than the image to exercise the layout stage', '16GiB')
@@ -65,7 +67,7 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--base <file|url>', 'base image to build a node from')
     .option('--cache-dir <dir>', 'base image cache')
     .option('--json', 'machine-readable output')
-    .action(async (target: string, _o, cmd: Command) => done(await testCommand(target, { ...globals(cmd), ...cmd.opts<TestFlags>() }, io)));
+    .action(async (target: string, _o, cmd: Command) => done(await (await commands.test()).testCommand(target, { ...globals(cmd), ...cmd.opts<TestFlags>() }, io)));
   return cli;
 }
 

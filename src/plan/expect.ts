@@ -43,6 +43,13 @@ export function judgeReport(ctx: SeedContext, layout: Layout, r: Report, stages:
   }
   const addr = get(r, 'addr')[0]?.[0] ?? '';
   say('network-config', ctx.node.address ? addr === ctx.node.address : addr !== '', `${ctx.network.iface} has ${addr || 'no address'}${ctx.node.address ? `, expected ${ctx.node.address}` : ''}`);
+  if (ctx.node.address && ctx.network.gateway) {
+    const via = get(r, 'route')[0]?.[0] ?? '';
+    say('default route', via === ctx.network.gateway, `default route ${via ? `via ${via}` : 'missing'}, expected via ${ctx.network.gateway}`);
+  }
+  const dns = (get(r, 'dns')[0] ?? []).filter(Boolean);
+  const missing = ctx.network.dns.filter((d) => !dns.includes(d));
+  say('dns', missing.length === 0, `resolver uses ${dns.join(' ') || 'nothing'}${missing.length ? `; missing ${missing.join(' ')}` : ''}`);
   const ntp = (get(r, 'ntp')[0] ?? []).filter(Boolean).join(' ');
   say('time sync', ntp === ctx.network.ntp.join(' '), `timesyncd NTP=${ntp || '(none)'}`);
   say('swap off', get(r, 'swap')[0]?.[0] === '0', `${get(r, 'swap')[0]?.[0] ?? '?'} active swap areas`);

@@ -45,7 +45,7 @@ describe('boot tests', { skip: !enabled && 'set IMGFORGE_BOOT_TESTS=1 (CI runs t
     assert.deepEqual(r.boots.map((b) => [b.name, b.outcome]), [['first boot', 'done'], ['second boot', 'done']]);
     const first = r.boots[0]!.timeline.map((e) => e.event);
     for (const e of ['kernel', 'cloud-init local', 'cloud-init final', 'stage layout ok', 'stage prepare ok', 'first boot complete']) assert.ok(first.includes(e), `timeline has ${e}: ${first.join(', ')}`);
-    for (const c of ['hostname', 'ssh key of ops', 'network-config', 'time sync', 'swap off', 'sysctl net.ipv4.ip_forward', 'module br_netfilter',
+    for (const c of ['hostname', 'ssh key of ops', 'network-config', 'default route', 'dns', 'time sync', 'swap off', 'sysctl net.ipv4.ip_forward', 'module br_netfilter',
       'stage layout', 'stage prepare', 'backup GPT at the disk end', 'root size', 'root file system grown', 'partition ceph', 'partition ceph placement',
       'partition ceph raw', 'partition longhorn ext4 at /var/lib/longhorn', 'booted by uefi']) checked(r, 'first boot', c);
     checked(r, 'second boot', 'second boot changes nothing');
@@ -72,7 +72,7 @@ describe('boot tests', { skip: !enabled && 'set IMGFORGE_BOOT_TESTS=1 (CI runs t
   // lose them: the bootcmd "files" stage rewrites and syncs ours on the next boot, and the resume
   // unit runs the stages runcmd would have.
   test('power cut inside cloud-init\'s final stage: the next boot finishes the work', async () => {
-    const r = await vmTest(image, ['--kill-at', 'imgforge: stage prepare begin']);
+    const r = await vmTest(image, ['--kill-at', "running 'modules:final'"]);
     assert.deepEqual(r.boots.map((b) => [b.name, b.outcome]), [['first boot', 'killed'], ['boot after power cut', 'done'], ['second boot', 'done']]);
     checked(r, 'boot after power cut', 'stage prepare');
     checked(r, 'second boot', 'second boot changes nothing');

@@ -53,3 +53,15 @@ test('ODROID images are refused with the reason (exit 3): QEMU does not emulate 
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stderr, /odroid-m1 images in QEMU \(they start from the board's own U-Boot/);
 });
+
+test('the default route and DNS servers are judged against the network config', async () => {
+  const cluster = await loadCluster(CONFIG);
+  const node = cluster.nodes[0]!;
+  const ctx = seedContext(cluster, node);
+  const judge = (lines: string[]) => {
+    const r = parseReport(['imgforge: report hostname vm1', ...lines.map((l) => `imgforge: report ${l}`), 'imgforge: report end boot'], 'boot')!;
+    return Object.fromEntries(judgeReport(ctx, node.profile.layout, r, []).filter((v) => v.check === 'default route' || v.check === 'dns').map((v) => [v.check, v.ok]));
+  };
+  assert.deepEqual(judge(['route 10.0.2.2', 'dns 10.0.2.3']), { 'default route': true, dns: true });
+  assert.deepEqual(judge(['route ', 'dns 10.255.255.53']), { 'default route': false, dns: false }, 'no route, the build host\'s resolver');
+});
