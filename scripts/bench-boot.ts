@@ -64,8 +64,10 @@ for (let i = 0; i < runs; i++) {
   await createOverlay(image, ifDisk, 16 * 2 ** 30);
   // Alternate the order so neither always runs on a warmer host.
   const pair = async (): Promise<[number, number]> => {
-    const b = await timed(vm(bareDisk, `bare-${i}`), /bare seed done/, ['-drive', `file=${join(work, 'seed.img')},format=raw,if=virtio,readonly=on`]);
-    const f = await timed(vm(ifDisk, `if-${i}`), /imgforge: first boot complete/);
+    const bare = (): ReturnType<typeof timed> => timed(vm(bareDisk, `bare-${i}`), /bare seed done/, ['-drive', `file=${join(work, 'seed.img')},format=raw,if=virtio,readonly=on`]);
+    const ours = (): ReturnType<typeof timed> => timed(vm(ifDisk, `if-${i}`), /imgforge: first boot complete/);
+    let b, f;
+    if (i % 2 === 0) { b = await bare(); f = await ours(); } else { f = await ours(); b = await bare(); }
     lastTimelines = { bare: timeline(b.lines), imgforge: timeline(f.lines) };
     return [b.seconds, f.seconds];
   };
