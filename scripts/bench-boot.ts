@@ -85,8 +85,9 @@ QEMU ${kvm ? 'KVM' : 'TCG (no KVM)'}, q35 + OVMF, 2 vCPUs, 2 GiB, a 16 GiB qcow2
 
 The same Debian 12 base (built from packages by imgforge) booted two ways: with a bare
 cloud-localds seed on a second disk whose only work is a runcmd marker, and as the imgforge node
-image (seed on its own CIDATA partition; identity, layout and prepare stages). Time is power-on to
-the marker on the serial console.
+image (seed on its own CIDATA partition; the files, identity and layout stages in bootcmd, prepare
+alongside cloud-init's later stages, runcmd finishing). Time is power-on to the marker on the
+serial console: the bare seed's runcmd marker, and imgforge's "first boot complete".
 
 | run | bare seed (s) | imgforge (s) | ratio |
 |---|---|---|---|
