@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, ROOT, tempDir } from '../helpers.ts';
+import { cp, etcdNode, labCluster, obj, worker, type Json, type Obj } from '../fixtures/lab-config.ts';
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Obj = { [key: string]: Json };
 
 interface Finding {
   id: string;
@@ -26,37 +25,9 @@ interface Report {
   findings: Finding[];
 }
 
-const cp = (i: number, extra: Obj = {}): Obj => ({
-  hostname: `cp0${i}`, board: 'x86', role: 'control-plane', address: `192.168.1.1${i}/24`, mac: `52:54:00:00:00:1${i}`, ...extra,
-});
-const worker = (i: number, extra: Obj = {}): Obj => ({
-  hostname: `w0${i}`, board: 'x86', role: 'worker', address: `192.168.1.2${i}/24`, mac: `52:54:00:00:00:2${i}`, ...extra,
-});
-const etcdNode = (i: number, extra: Obj = {}): Obj => ({
-  hostname: `etcd${i}`, board: 'x86', role: 'etcd', address: `192.168.1.3${i}/24`, mac: `52:54:00:00:00:3${i}`, ...extra,
-});
-
 /** A clean cluster: its only finding is the etcd-quorum note (3 members survive 1 failure). */
-const BASE: Obj = {
-  cluster: {
-    name: 'lab',
-    kubernetesVersion: '1.35.3',
-    podCidr: '10.244.0.0/16',
-    serviceCidr: '10.96.0.0/12',
-    controlPlaneEndpoint: { vip: '192.168.1.10', port: 6443, provider: 'keepalived' },
-    cni: { plugin: 'cilium', version: '1.19.3' },
-    runtime: { name: 'containerd', version: '2.2' },
-    etcd: { topology: 'stacked' },
-  },
-  network: { gateway: '192.168.1.1', dns: ['192.168.1.1'] },
-  users: [{ name: 'ops', sshAuthorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyForFindingTests ops@laptop'] }],
-  nodes: [cp(1), cp(2), cp(3)],
-};
+const BASE: Obj = labCluster('ExampleKeyForFindingTests');
 
-const obj = (v: Json | undefined): Obj => {
-  assert.ok(v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object in the base config');
-  return v;
-};
 const cluster = (c: Obj): Obj => obj(c['cluster']);
 const nodes = (c: Obj): Obj[] => {
   const n = c['nodes'];

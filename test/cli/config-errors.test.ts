@@ -7,34 +7,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { cli, listFiles, tempDir, type CliResult } from '../helpers.ts';
+import { labCluster, obj, type Json, type Obj } from '../fixtures/lab-config.ts';
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Obj = { [key: string]: Json };
 
-/** A small valid cluster: three x86 control planes with static addresses. */
-const BASE: Obj = {
-  cluster: {
-    name: 'lab',
-    kubernetesVersion: '1.35.3',
-    podCidr: '10.244.0.0/16',
-    serviceCidr: '10.96.0.0/12',
-    controlPlaneEndpoint: { vip: '192.168.1.10', port: 6443, provider: 'keepalived' },
-    cni: { plugin: 'cilium', version: '1.19.3' },
-    runtime: { name: 'containerd', version: '2.2' },
-    etcd: { topology: 'stacked' },
-  },
-  network: { gateway: '192.168.1.1', dns: ['192.168.1.1'] },
-  users: [{ name: 'ops', sshAuthorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyForConfigErrorTests ops@laptop'] }],
-  nodes: [1, 2, 3].map((i) => ({
-    hostname: `cp0${i}`, board: 'x86', role: 'control-plane', address: `192.168.1.1${i}/24`, mac: `52:54:00:00:00:1${i}`,
-  })),
-};
+const BASE: Obj = labCluster('ExampleKeyForConfigErrorTests');
 
 // Accessors for the mutations below; the base is a plain JSON tree.
-const obj = (v: Json | undefined): Obj => {
-  assert.ok(v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object in the base config');
-  return v;
-};
 const list = (v: Json | undefined): Json[] => {
   assert.ok(Array.isArray(v), 'expected a list in the base config');
   return v;
