@@ -30,7 +30,7 @@ export function timeline(lines: readonly ConsoleLine[]): TimelineEntry[] {
     for (const [name, re] of MILESTONES) {
       if (!seen.has(name) && re.test(l.text)) { seen.add(name); out.push({ t: l.t, event: name }); }
     }
-    const stage = /imgforge: (stage \S+ (?:begin|ok|failed.*)|layout: .*)$/.exec(l.text);
+    const stage = /imgforge: (stage \S+ (?:begin|ok|failed.*)|stage files: .*|layout: .*)$/.exec(l.text);
     if (stage) out.push({ t: l.t, event: stage[1]! });
   }
   return out;

@@ -65,3 +65,12 @@ test('the default route and DNS servers are judged against the network config', 
   assert.deepEqual(judge(['route 10.0.2.2', 'dns 10.0.2.3']), { 'default route': true, dns: true });
   assert.deepEqual(judge(['route ', 'dns 10.255.255.53']), { 'default route': false, dns: false }, 'no route, the build host\'s resolver');
 });
+
+test('the timeline has the milestones once each and every imgforge stage line, in order', async () => {
+  const { timeline } = await import('../../src/execute/vm-test.ts');
+  const lines = ['[    0.000000] Linux version 6.1.0', 'cloud-init[1]: running \'init-local\' at x', 'imgforge: stage files: wrote 8 file(s)',
+    'imgforge: stage layout begin', 'imgforge: layout: unchanged', 'imgforge: stage layout ok', 'Linux version 6.1.0 again',
+    'imgforge: stage prepare failed: exit status 1'].map((text, t) => ({ t, text }));
+  assert.deepEqual(timeline(lines).map((e) => e.event), ['kernel', 'cloud-init local', 'stage files: wrote 8 file(s)', 'stage layout begin',
+    'layout: unchanged', 'stage layout ok', 'stage prepare failed: exit status 1']);
+});
