@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { boot, type ConsoleLine } from '../src/execute/vm.ts';
 import { timeline } from '../src/execute/vm-test.ts';
-import { createOverlay, requireFirmware } from '../src/tools/qemu.ts';
+import { createOverlay, kvmUsable, requireFirmware } from '../src/tools/qemu.ts';
 import type { VmSpec } from '../src/plan/vm.ts';
 import { main } from '../src/cli/main.ts';
 
@@ -24,7 +24,7 @@ const cacheDir = arg('cache-dir', join(root, '.cache/imgforge'));
 const config = join(root, 'test/fixtures/qemu.config.mjs');
 const work = mkdtempSync(join(tmpdir(), 'imgforge-bench-boot-'));
 const fw = requireFirmware('amd64');
-const kvm = existsSync('/dev/kvm');
+const kvm = kvmUsable('amd64');
 
 async function cli(args: string[]): Promise<string> {
   let out = '';

@@ -63,6 +63,7 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--kill-at <regex>', 'cut the power when a console line matches, then boot again (crash safety)')
     .option('--plant-stale', 'write a stale signature where the first raw reserved partition will go', false)
     .option('--firmware <uefi|bios>', 'boot by UEFI (OVMF) or legacy BIOS (SeaBIOS); default: the first the board\'s profile lists')
+    .option('--accel <auto|kvm|tcg>', 'KVM, or TCG emulation; auto takes KVM where it can run the guest', 'auto')
     .option('-o, --out <dir>', 'where a node is built', 'dist')
     .option('--base <file|url>', 'base image to build a node from')
     .option('--cache-dir <dir>', 'base image cache')

@@ -14,7 +14,10 @@ export interface SeedFile {
 /** A first-boot stage: a shell script from templates/scripts, run by cloud-init. */
 export interface Stage {
   readonly name: string;
-  /** bootcmd stages run before write_files, so their script travels inline in user-data. */
+  /**
+   * bootcmd stages run inside cloud-init's init stage, their script inline in user-data; runcmd
+   * stages run from the files stage's scripts in a unit of their own, alongside cloud-init.
+   */
   readonly phase: 'bootcmd' | 'runcmd';
   readonly frequency: 'once per instance' | 'every boot' | 'until it succeeds';
   readonly template: string;
@@ -24,14 +27,15 @@ export interface Stage {
 
 /**
  * The stages, in order. "files" writes, and syncs, every file the node needs before anything uses
- * them (cloud-init's write_files does not fsync, and a power cut lost them). bootcmd runs before
- * cloud-init's growpart, so the layout stage places the reserved partitions before anything can
- * grow root into them. The cluster assembly joins as a runcmd stage after prepare.
+ * them (cloud-init's write_files does not fsync, and a power cut lost them). The seed turns
+ * cloud-init's growpart off, so only the layout stage grows root, to its declared end: it need not
+ * hold up cloud-init's init stage and runs first in the background unit. The cluster assembly
+ * joins as a runcmd stage after prepare.
  */
 export const STAGES: readonly Stage[] = [
   { name: 'files', phase: 'bootcmd', frequency: 'every boot', template: 'scripts/files.sh.njk', stdin: true },
   { name: 'identity', phase: 'bootcmd', frequency: 'once per instance', template: 'scripts/identity.sh.njk' },
-  { name: 'layout', phase: 'bootcmd', frequency: 'every boot', template: 'scripts/layout.sh.njk' },
+  { name: 'layout', phase: 'runcmd', frequency: 'every boot', template: 'scripts/layout.sh.njk' },
   { name: 'prepare', phase: 'runcmd', frequency: 'until it succeeds', template: 'scripts/prepare.sh.njk' },
 ];
 
@@ -75,7 +79,8 @@ export function renderSeed(env: nunjucks.Environment, ctx: SeedContext): SeedFil
   const files = writtenFiles().map((f) => ({ path: f.path, mode: f.mode, content: renderTemplate(env, f.template, ctx) }));
   const bootStages = STAGES.filter((s) => s.phase === 'bootcmd').map((s) => ({ ...s, script: renderTemplate(env, s.template, { ...ctx, files }) }));
   const runStages = STAGES.filter((s) => s.phase === 'runcmd').map((s) => s.name);
-  const userData = renderTemplate(env, 'seed/user-data.njk', { ...ctx, bootStages, runStages, heredocEnd: HEREDOC_END });
+  const everyBootStages = STAGES.filter((s) => s.phase === 'runcmd' && s.frequency === 'every boot').map((s) => s.name);
+  const userData = renderTemplate(env, 'seed/user-data.njk', { ...ctx, bootStages, runStages, everyBootStages, heredocEnd: HEREDOC_END });
   const networkConfig = renderTemplate(env, 'seed/network-config.njk', ctx);
   const vendorData = renderTemplate(env, 'seed/vendor-data.njk', ctx);
 

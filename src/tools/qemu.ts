@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
 import { imgforgeError } from '../errors/error.ts';
 import { run, type Tool } from './run.ts';
@@ -9,6 +9,27 @@ export const QEMU_SYSTEM: Readonly<Record<'amd64' | 'arm64', Tool>> = {
   amd64: { command: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
   arm64: { command: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },
 };
+
+/**
+ * Whether KVM can run this guest: same architecture as the host, /dev/kvm open for reading and
+ * writing, and on x86 the CPU's virtualization extension (vmx or svm in /proc/cpuinfo), which
+ * kvm_intel and kvm_amd need. Some sandboxes expose a /dev/kvm without it: QEMU starts there but
+ * the guest never runs, so TCG is the only choice.
+ */
+export function kvmUsable(arch: 'amd64' | 'arm64'): boolean {
+  if ((process.arch === 'x64' ? 'amd64' : process.arch) !== arch) return false;
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch {
+    return false;
+  }
+  if (arch !== 'amd64') return true;
+  try {
+    return /^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /** UEFI firmware as Debian packages it: the code (read-only) and a template of the variable store. */
 export const UEFI_FIRMWARE = {

@@ -52,6 +52,8 @@ test('it writes every file exactly, with its mode, and a second run rewrites not
     assert.equal(mode, p.startsWith('/usr/local/') ? 0o755 : 0o644, p);
   }
   assert.match(readFileSync(join(root, 'usr/local/sbin/imgforge-stage'), 'utf8'), /^#!\/bin\/sh\n/);
+  // Files are private until chmod; the directories made for them are not.
+  for (const d of ['etc/imgforge', 'usr/local/lib/imgforge/stages', 'etc/systemd/journald.conf.d']) assert.equal(statSync(join(root, d)).mode & 0o777, 0o755, d);
   const before = new Map(EXPECTED.map((p) => [p, statSync(join(root, p)).ino]));
   runFiles(root);
   for (const p of EXPECTED) assert.equal(statSync(join(root, p)).ino, before.get(p), `${p} was rewritten though unchanged`);

@@ -88,13 +88,19 @@ test('the full layout stage passes shellcheck and carries the declared layout', 
   assert.equal(r.status, 0, r.stdout);
 });
 
-test('the seed runs the layout stage from bootcmd on every boot, after files and identity', async () => {
+test('the layout stage runs first in the background unit and on later boots; cloud-init never grows root', async () => {
   const { planCluster } = await import('../../src/plan/index.ts');
   const { seeds } = planCluster(cluster, ['cp01'], await loadTemplates(), 'test');
-  const ud = parseYaml(seeds.get('cp01')!.find((f) => f.name === 'user-data')!.content) as { bootcmd: [string, ...string[][]] };
+  const ud = parseYaml(seeds.get('cp01')!.find((f) => f.name === 'user-data')!.content) as
+    { bootcmd: [string, ...string[][]]; growpart: unknown; resize_rootfs: unknown; runcmd: string[][] };
   const [files, ...rest] = ud.bootcmd;
   assert.match(files, /^sh -s imgforge-files /);
-  assert.deepEqual(rest.map((c) => c.at(-1)), ['imgforge-identity', 'imgforge-layout', 'imgforge-resume', 'imgforge-report']);
-  assert.deepEqual(rest[1]!.slice(0, 2), ['sh', '-c'], 'every boot: not wrapped in cloud-init-per');
+  assert.deepEqual(rest.map((c) => c.at(-1)), ['imgforge-identity', 'imgforge-resume', 'imgforge-later-boot']);
   assert.deepEqual(rest[0]!.slice(0, 3), ['cloud-init-per', 'instance', 'imgforge-identity']);
+  assert.match(rest[1]![2]!, /--unit=imgforge-stages \/usr\/local\/sbin\/imgforge-stage --no-finish layout prepare;/);
+  assert.match(rest[2]![2]!, /\/usr\/local\/sbin\/imgforge-stage --later-boot layout; fi$/);
+  assert.deepEqual(ud.runcmd, [['/usr/local/sbin/imgforge-stage', 'layout', 'prepare']]);
+  // growpart would take the disk up to its end before the reserved partitions exist.
+  assert.deepEqual(ud.growpart, { mode: 'off' });
+  assert.equal(ud.resize_rootfs, false);
 });

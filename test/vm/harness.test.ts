@@ -8,6 +8,7 @@ import { judgeReport, parseReport } from '../../src/plan/expect.ts';
 import { seedContext } from '../../src/plan/context.ts';
 import { qemuArgs, type VmSpec } from '../../src/plan/vm.ts';
 import { loadCluster } from '../../src/config/index.ts';
+import { kvmUsable } from '../../src/tools/qemu.ts';
 import { cli, ROOT, tempDir } from '../helpers.ts';
 
 const CONFIG = join(ROOT, 'test/fixtures/qemu.config.mjs');
@@ -46,6 +47,15 @@ test('a firmware the board does not boot by is a flag error naming the choices',
   const r = await cli(['--config', CONFIG, 'test', fakeImage('vm1'), '--firmware', 'u-boot']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--firmware u-boot: x86-debian images boot in QEMU by uefi or bios/);
+});
+
+test('--accel takes auto, kvm or tcg; KVM is never chosen for a guest of another architecture', async () => {
+  const r = await cli(['--config', CONFIG, 'test', fakeImage('vm1'), '--accel', 'hvf']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--accel takes auto, kvm or tcg, not "hvf"/);
+  assert.equal(kvmUsable(process.arch === 'arm64' ? 'amd64' : 'arm64'), false);
+  assert.match(qemuArgs({ ...vm, kvm: false }).join(' '), /-accel tcg,thread=multi/);
+  assert.match(qemuArgs({ ...vm, kvm: true }).join(' '), /-accel kvm/);
 });
 
 test('ODROID images are refused with the reason (exit 3): QEMU does not emulate their boot chain', async () => {

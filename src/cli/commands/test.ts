@@ -5,6 +5,7 @@ import { probeBase } from '../../image/probe.ts';
 import { seedContext } from '../../plan/context.ts';
 import { judgeReport, parseReport, type Verdict } from '../../plan/expect.ts';
 import { placePartitions, planLayout } from '../../plan/layout.ts';
+import { kvmUsable } from '../../tools/qemu.ts';
 import { parseBytes } from '../../util/size.ts';
 import { json, type Io } from '../output.ts';
 import { loadAndCheck, type GlobalOptions } from '../context.ts';
@@ -17,6 +18,7 @@ export interface TestFlags {
   readonly killAt?: string;
   readonly plantStale: boolean;
   readonly firmware?: string;
+  readonly accel: string;
   readonly out: string;
   readonly base?: string;
   readonly cacheDir?: string;
@@ -38,6 +40,7 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   if (diskBytes === undefined) throw imgforgeError('BadFlag', { detail: `--disk-size takes a size such as 16GiB, not "${opts.diskSize}"` });
   const timeoutMs = Number(opts.timeout) * 1000;
   if (!(timeoutMs > 0)) throw imgforgeError('BadFlag', { detail: `--timeout takes seconds, not "${opts.timeout}"` });
+  if (!['auto', 'kvm', 'tcg'].includes(opts.accel)) throw imgforgeError('BadFlag', { detail: `--accel takes auto, kvm or tcg, not "${opts.accel}"` });
   let image = target;
   if (!existsSync(target)) {
     let built = '';
@@ -57,6 +60,7 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
     throw imgforgeError('Unsupported', { what: `Booting ${node.config.board} images in QEMU (they start from the board's own U-Boot and vendor kernel, which QEMU does not emulate; their seed and layout stage are the ones tested on x86 nodes)` });
   }
   const firmware = (opts.firmware ?? bootable[0]!) as 'uefi' | 'bios';
+  const kvm = opts.accel === 'auto' ? kvmUsable(node.profile.arch) : opts.accel === 'kvm';
   if (!bootable.includes(firmware)) throw imgforgeError('BadFlag', { detail: `--firmware ${opts.firmware}: ${node.config.board} images boot in QEMU by ${bootable.join(' or ')}` });
   if (diskBytes < statSync(image).size) throw imgforgeError('BadFlag', { detail: '--disk-size must be at least the image size' });
   const ctx = seedContext(cluster, node);
@@ -73,7 +77,7 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   let result;
   try {
     result = await runVmTest({
-      image, arch: node.profile.arch, firmware, diskBytes, mac: node.config.mac ?? null, timeoutMs, kvm: existsSync('/dev/kvm'), keep: opts.keep,
+      image, arch: node.profile.arch, firmware, diskBytes, mac: node.config.mac ?? null, timeoutMs, kvm, keep: opts.keep,
       plant, killAt: opts.killAt ? new RegExp(opts.killAt) : undefined, signal: abort.signal,
       onLine: opts.json ? undefined : (b, l) => { if (/imgforge: (stage|layout|first boot)|Linux version|running '/.test(l.text)) io.err(`[${b} ${l.t.toFixed(1)}s] ${l.text}\n`); },
     });
