@@ -3,8 +3,8 @@
 //   node scripts/bench-boot.ts [--runs 2] [--cache-dir .cache/imgforge]
 // Power-on to imgforge's final marker ("imgforge: first boot complete") against power-on to a
 // bare runcmd marker. Results go to docs/bench-boot.md.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,9 +47,14 @@ async function timed(spec: VmSpec, done: RegExp, extra: string[] = []): Promise<
   return { seconds: hit.t, lines: [...r.lines] };
 }
 
+// The bare side is seeded the way cloud-localds users do it (Debian package cloud-image-utils).
+if (spawnSync('cloud-localds', ['--help'], { stdio: 'ignore' }).error) {
+  process.stderr.write('bench-boot needs cloud-localds: apt-get install cloud-image-utils\n');
+  process.exit(2);
+}
 const out = JSON.parse(await cli(['--config', config, 'build', 'vm1', '--out', join(work, 'out'), '--cache-dir', cacheDir, '--json'])) as { artifacts: { image: string }[] };
 const image = out.artifacts[0]!.image;
-const manifest = JSON.parse(execFileSync('cat', [image.replace(/\.img$/, '.manifest.json')], { encoding: 'utf8' })) as { base: { sha256: string } };
+const manifest = JSON.parse(readFileSync(image.replace(/\.img$/, '.manifest.json'), 'utf8')) as { base: { sha256: string } };
 const base = join(cacheDir, 'bootstrap', `${manifest.base.sha256}.img`);
 
 writeFileSync(join(work, 'user-data'), '#cloud-config\nruncmd:\n  - [sh, -c, "echo bare seed done > /dev/console"]\n');
@@ -85,8 +90,8 @@ QEMU ${kvm ? 'KVM' : 'TCG (no KVM)'}, q35 + OVMF, 2 vCPUs, 2 GiB, a 16 GiB qcow2
 
 The same Debian 12 base (built from packages by imgforge) booted two ways: with a bare
 cloud-localds seed on a second disk whose only work is a runcmd marker, and as the imgforge node
-image (seed on its own CIDATA partition; the files, identity and layout stages in bootcmd, prepare
-alongside cloud-init's later stages, runcmd finishing). Time is power-on to the marker on the
+image (seed on its own CIDATA partition; the files and identity stages in bootcmd, layout and
+prepare in a unit alongside cloud-init's later stages, runcmd finishing). Time is power-on to the marker on the
 serial console: the bare seed's runcmd marker, and imgforge's "first boot complete".
 
 | run | bare seed (s) | imgforge (s) | ratio |
