@@ -1,10 +1,10 @@
 // Boot overhead of imgforge's first boot against the same base booted with a bare cloud-localds
 // seed, same run, same QEMU settings (TCG here, KVM where present):
-//   node scripts/bench-boot.ts [--runs 2] [--cache-dir .cache/imgforge]
+//   node scripts/bench-boot.ts [--runs 2] [--cache-dir .cache/imgforge] [--logs <dir>]
 // Power-on to imgforge's final marker ("imgforge: first boot complete") against power-on to a
 // bare runcmd marker. Results go to docs/bench-boot.md.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,8 @@ const arg = (name: string, fallback: string): string => {
 };
 const runs = Number(arg('runs', '2'));
 const cacheDir = arg('cache-dir', join(root, '.cache/imgforge'));
+// Every boot's console, time-stamped, to compare the two sides line by line.
+const logs = arg('logs', '');
 const config = join(root, 'test/fixtures/qemu.config.mjs');
 const work = mkdtempSync(join(tmpdir(), 'imgforge-bench-boot-'));
 const fw = requireFirmware('amd64');
@@ -74,6 +76,10 @@ for (let i = 0; i < runs; i++) {
     let b, f;
     if (i % 2 === 0) { b = await bare(); f = await ours(); } else { f = await ours(); b = await bare(); }
     lastTimelines = { bare: timeline(b.lines), imgforge: timeline(f.lines) };
+    if (logs) {
+      mkdirSync(logs, { recursive: true });
+      for (const [side, r] of [['bare', b], ['imgforge', f]] as const) writeFileSync(join(logs, `${side}-${i + 1}.log`), r.lines.map((l) => `[${l.t.toFixed(1)}] ${l.text}\n`).join(''));
+    }
     return [b.seconds, f.seconds];
   };
   const [bare, imgforge] = await pair();

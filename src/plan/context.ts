@@ -47,6 +47,7 @@ export interface SeedContext {
     readonly search: readonly string[];
     readonly ntp: readonly string[];
     readonly mtu: number | null;
+    readonly acceptRa: boolean;
   };
   readonly users: readonly {
     readonly name: string;
@@ -125,6 +126,7 @@ export function seedContext(cluster: Cluster, n: ResolvedNode): SeedContext {
       search: config.network.searchDomains,
       ntp: config.network.ntp,
       mtu: config.network.mtu ?? null,
+      acceptRa: config.network.acceptRa,
     },
     users: config.users.map((u) => ({ name: u.name, keys: u.sshAuthorizedKeys, sudo: u.sudo, groups: u.groups, shell: u.shell, hashedPassword: u.hashedPassword ?? null })),
     hosts,

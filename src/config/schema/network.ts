@@ -17,6 +17,13 @@ export const Network = z.strictObject({
   interfaceName: z.string().min(1).default('en*'),
   /** MTU of the LAN interface. */
   mtu: z.number().int().min(576).max(9216).optional(),
+  /**
+   * Accept IPv6 router advertisements (SLAAC addresses and routes) on the LAN interface. Off by
+   * default: a node carries only the addresses the config declares, and a static node on an
+   * IPv4-only LAN does not wait 12 s at every boot for a router advertisement that never comes
+   * (systemd-networkd's NDisc timeout holds up network-online.target). @default false
+   */
+  acceptRa: z.boolean().default(false),
 });
 
 /** A login account on every node. */
