@@ -97,7 +97,7 @@ test('the layout stage runs first in the background unit and on later boots; clo
   assert.match(files, /^sh -s imgforge-files /);
   assert.deepEqual(rest.map((c) => c.at(-1)), ['imgforge-identity', 'imgforge-resume', 'imgforge-later-boot']);
   assert.deepEqual(rest[0]!.slice(0, 3), ['cloud-init-per', 'instance', 'imgforge-identity']);
-  assert.match(rest[1]![2]!, /--unit=imgforge-stages \/usr\/local\/sbin\/imgforge-stage --no-finish layout prepare;/);
+  assert.match(rest[1]![2]!, /--unit=imgforge-stages --nice=10 \/usr\/local\/sbin\/imgforge-stage --no-finish layout prepare;/);
   assert.match(rest[2]![2]!, /\/usr\/local\/sbin\/imgforge-stage --later-boot layout; fi$/);
   assert.deepEqual(ud.runcmd, [['/usr/local/sbin/imgforge-stage', 'layout', 'prepare']]);
   // growpart would take the disk up to its end before the reserved partitions exist.
