@@ -10,25 +10,41 @@ export const QEMU_SYSTEM: Readonly<Record<'amd64' | 'arm64', Tool>> = {
   arm64: { command: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },
 };
 
+/** What decides whether KVM can run a guest, read off the host by kvmUsable. */
+export interface KvmHost {
+  /** Node's process.arch ("x64", "arm64"). */
+  readonly arch: string;
+  /** /dev/kvm exists and opens for reading and writing. */
+  readonly devKvm: boolean;
+  /** /proc/cpuinfo's text ("" when unreadable). */
+  readonly cpuinfo: string;
+}
+
 /**
- * Whether KVM can run this guest: same architecture as the host, /dev/kvm open for reading and
- * writing, and on x86 the CPU's virtualization extension (vmx or svm in /proc/cpuinfo), which
- * kvm_intel and kvm_amd need. Some sandboxes expose a /dev/kvm without it: QEMU starts there but
- * the guest never runs, so TCG is the only choice.
+ * KVM runs a guest of the host's own architecture only, needs /dev/kvm, and on x86 the CPU's
+ * virtualization extension (vmx or svm in cpuinfo's flags), which kvm_intel and kvm_amd need. Some
+ * sandboxes expose a /dev/kvm without it: QEMU starts there but the guest never runs.
  */
-export function kvmUsable(arch: 'amd64' | 'arm64'): boolean {
-  if ((process.arch === 'x64' ? 'amd64' : process.arch) !== arch) return false;
+export function kvmCanRun(guest: 'amd64' | 'arm64', host: KvmHost): boolean {
+  if ((host.arch === 'x64' ? 'amd64' : host.arch) !== guest || !host.devKvm) return false;
+  return guest !== 'amd64' || /^flags\s*:.*\b(vmx|svm)\b/m.test(host.cpuinfo);
+}
+
+/** Whether KVM can run this guest on this machine (kvmCanRun on the host's own facts). */
+export function kvmUsable(guest: 'amd64' | 'arm64'): boolean {
+  let devKvm = true;
   try {
     accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
   } catch {
-    return false;
+    devKvm = false;
   }
-  if (arch !== 'amd64') return true;
+  let cpuinfo = '';
   try {
-    return /^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   } catch {
-    return false;
+    // No cpuinfo: no vmx/svm to be seen, so TCG.
   }
+  return kvmCanRun(guest, { arch: process.arch, devKvm, cpuinfo });
 }
 
 /** UEFI firmware as Debian packages it: the code (read-only) and a template of the variable store. */

@@ -8,7 +8,7 @@ import { judgeReport, parseReport } from '../../src/plan/expect.ts';
 import { seedContext } from '../../src/plan/context.ts';
 import { qemuArgs, type VmSpec } from '../../src/plan/vm.ts';
 import { loadCluster } from '../../src/config/index.ts';
-import { kvmUsable } from '../../src/tools/qemu.ts';
+import { kvmCanRun, kvmUsable } from '../../src/tools/qemu.ts';
 import { cli, ROOT, tempDir } from '../helpers.ts';
 
 const CONFIG = join(ROOT, 'test/fixtures/qemu.config.mjs');
@@ -54,6 +54,16 @@ test('--accel takes auto, kvm or tcg; KVM is never chosen for a guest of another
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--accel takes auto, kvm or tcg, not "hvf"/);
   assert.equal(kvmUsable(process.arch === 'arm64' ? 'amd64' : 'arm64'), false);
+  const intel = 'processor\t: 0\nflags\t\t: fpu vme de pse tsc msr pae vmx sse2\n';
+  const amd = 'processor\t: 0\nflags\t\t: fpu vme de pse svm sse2\n';
+  // A sandbox with a /dev/kvm but no virtualization flag: QEMU starts, the guest never runs.
+  const sandbox = 'processor\t: 0\nflags\t\t: fpu vme de pse sse2\nvmx flags\t: none\n';
+  assert.equal(kvmCanRun('amd64', { arch: 'x64', devKvm: true, cpuinfo: intel }), true);
+  assert.equal(kvmCanRun('amd64', { arch: 'x64', devKvm: true, cpuinfo: amd }), true);
+  assert.equal(kvmCanRun('amd64', { arch: 'x64', devKvm: true, cpuinfo: sandbox }), false);
+  assert.equal(kvmCanRun('amd64', { arch: 'x64', devKvm: false, cpuinfo: intel }), false);
+  assert.equal(kvmCanRun('arm64', { arch: 'x64', devKvm: true, cpuinfo: intel }), false);
+  assert.equal(kvmCanRun('arm64', { arch: 'arm64', devKvm: true, cpuinfo: '' }), true);
   assert.match(qemuArgs({ ...vm, kvm: false }).join(' '), /-accel tcg,thread=multi/);
   assert.match(qemuArgs({ ...vm, kvm: true }).join(' '), /-accel kvm/);
 });

@@ -60,9 +60,9 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
     throw imgforgeError('Unsupported', { what: `Booting ${node.config.board} images in QEMU (they start from the board's own U-Boot and vendor kernel, which QEMU does not emulate; their seed and layout stage are the ones tested on x86 nodes)` });
   }
   const firmware = (opts.firmware ?? bootable[0]!) as 'uefi' | 'bios';
-  const kvm = opts.accel === 'auto' ? kvmUsable(node.profile.arch) : opts.accel === 'kvm';
   if (!bootable.includes(firmware)) throw imgforgeError('BadFlag', { detail: `--firmware ${opts.firmware}: ${node.config.board} images boot in QEMU by ${bootable.join(' or ')}` });
   if (diskBytes < statSync(image).size) throw imgforgeError('BadFlag', { detail: '--disk-size must be at least the image size' });
+  const kvm = opts.accel === 'auto' ? kvmUsable(node.profile.arch) : opts.accel === 'kvm';
   const ctx = seedContext(cluster, node);
   let plant: { offsetBytes: number; data: Buffer } | undefined;
   const raw = node.profile.layout.reserved.find((r) => r.format === 'raw');
