@@ -1,14 +1,15 @@
 // Boot overhead of imgforge's first boot against the same base booted with a bare cloud-localds
 // seed, same run, same QEMU settings (TCG here, KVM where present):
 //   node scripts/bench-boot.ts [--runs 2] [--cache-dir .cache/imgforge] [--logs <dir>]
-// Power-on to imgforge's final marker ("imgforge: first boot complete") against power-on to a
-// bare runcmd marker. Results go to docs/bench-boot.md.
+// Power-on to imgforge's "complete" event (every first-boot stage done, cloud-init finished)
+// against power-on to a bare runcmd marker. Results go to docs/bench-boot.md.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { boot, type ConsoleLine } from '../src/execute/vm.ts';
+import { boot, type ConsoleLine, type ReceivedEvent } from '../src/execute/vm.ts';
+import type { Event } from '../src/protocol/events.ts';
 import { timeline } from '../src/execute/vm-test.ts';
 import { createOverlay, kvmUsable, requireFirmware } from '../src/tools/qemu.ts';
 import type { VmSpec } from '../src/plan/vm.ts';
@@ -38,15 +39,18 @@ async function cli(args: string[]): Promise<string> {
 function vm(disk: string, name: string): VmSpec {
   const vars = join(work, `${name}.vars`);
   copyFileSync(fw.vars, vars);
-  return { arch: 'amd64', firmware: 'uefi', disk, code: fw.code, vars, kvm, memoryMiB: 2048, cpus: 2, mac: '52:54:00:12:34:56', qmp: join(work, `${name}.qmp`) };
+  return { arch: 'amd64', firmware: 'uefi', disk, code: fw.code, vars, kvm, memoryMiB: 2048, cpus: 2, mac: '52:54:00:12:34:56', qmp: join(work, `${name}.qmp`), events: join(work, `${name}.events`) };
 }
 
-async function timed(spec: VmSpec, done: RegExp, extra: string[] = []): Promise<{ seconds: number; lines: ConsoleLine[] }> {
+type Timed = { seconds: number; lines: ConsoleLine[]; events: ReceivedEvent[] };
+
+/** The bare seed's marker is a console line; imgforge's is its "complete" event. */
+async function timed(spec: VmSpec, done: RegExp | ((e: Event) => boolean), extra: string[] = []): Promise<Timed> {
   // The bare seed rides on a second virtio disk, as cloud-localds users attach it.
-  const r = await boot({ ...spec, extraArgs: extra }, { timeoutMs: 900_000, doneWhen: done });
-  const hit = r.lines.find((l) => done.test(l.text));
-  if (!hit) throw new Error(`no marker (${r.outcome})`);
-  return { seconds: hit.t, lines: [...r.lines] };
+  const r = await boot({ ...spec, extraArgs: extra }, { timeoutMs: 900_000, ...(done instanceof RegExp ? { doneWhen: done } : { doneOn: done }) });
+  const hit = done instanceof RegExp ? r.lines.find((l) => done.test(l.text))?.t : r.events.find((e) => done(e.event))?.t;
+  if (hit === undefined) throw new Error(`no marker (${r.outcome})`);
+  return { seconds: hit, lines: [...r.lines], events: [...r.events] };
 }
 
 // The bare side is seeded the way cloud-localds users do it (Debian package cloud-image-utils).
@@ -72,10 +76,10 @@ for (let i = 0; i < runs; i++) {
   // Alternate the order so neither always runs on a warmer host.
   const pair = async (): Promise<[number, number]> => {
     const bare = (): ReturnType<typeof timed> => timed(vm(bareDisk, `bare-${i}`), /bare seed done/, ['-drive', `file=${join(work, 'seed.img')},format=raw,if=virtio,readonly=on`]);
-    const ours = (): ReturnType<typeof timed> => timed(vm(ifDisk, `if-${i}`), /imgforge: first boot complete/);
+    const ours = (): ReturnType<typeof timed> => timed(vm(ifDisk, `if-${i}`), (e) => e.stage === 'complete' && e.state === 'ok');
     let b, f;
     if (i % 2 === 0) { b = await bare(); f = await ours(); } else { f = await ours(); b = await bare(); }
-    lastTimelines = { bare: timeline(b.lines), imgforge: timeline(f.lines) };
+    lastTimelines = { bare: timeline(b.lines), imgforge: timeline(f.lines, f.events) };
     if (logs) {
       mkdirSync(logs, { recursive: true });
       for (const [side, r] of [['bare', b], ['imgforge', f]] as const) writeFileSync(join(logs, `${side}-${i + 1}.log`), r.lines.map((l) => `[${l.t.toFixed(1)}] ${l.text}\n`).join(''));

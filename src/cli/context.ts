@@ -4,6 +4,8 @@ import { loadCompatibility } from '../check/compat.ts';
 import { checkCluster, type CheckReport } from '../check/index.ts';
 import { loadTemplates } from '../render/templates.ts';
 import { planCluster, type PlanResult } from '../plan/index.ts';
+import type { BundleSource } from '../plan/seed.ts';
+import { loadRuntime } from '../render/runtime.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -12,6 +14,15 @@ export interface GlobalOptions {
   readonly config: string;
   readonly json: boolean;
   readonly debug: boolean;
+}
+
+/** FAT's epoch (1980-01-01), used when SOURCE_DATE_EPOCH is unset: builds stay reproducible either way. */
+const DEFAULT_EPOCH = 315532800;
+
+/** SOURCE_DATE_EPOCH (reproducible-builds.org), the only time that goes into an image. */
+export function sourceDateEpoch(): number {
+  const text = process.env['SOURCE_DATE_EPOCH'];
+  return text && /^\d+$/.test(text) ? Number(text) : DEFAULT_EPOCH;
 }
 
 /** Today as YYYY-MM-DD, from SOURCE_DATE_EPOCH when set (reproducible runs), else the clock. */
@@ -28,6 +39,6 @@ export async function loadAndCheck(opts: GlobalOptions): Promise<{ cluster: Clus
   return { cluster, report };
 }
 
-export async function loadPlan(cluster: Cluster, targets: readonly string[]): Promise<PlanResult> {
-  return planCluster(cluster, targets, await loadTemplates(), VERSION);
+export async function loadPlan(cluster: Cluster, targets: readonly string[], bundleSources?: readonly BundleSource[]): Promise<PlanResult> {
+  return planCluster(cluster, targets, { templates: await loadTemplates(), runtime: await loadRuntime(), version: VERSION, bundleSources });
 }

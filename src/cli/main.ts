@@ -1,10 +1,17 @@
 #!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { imgforgeError, isImgforgeError } from '../errors/error.ts';
 import type { BuildFlags } from './commands/build.ts';
 import type { TestFlags } from './commands/test.ts';
 import { VERSION, type GlobalOptions } from './context.ts';
 import { errorJson, formatBug, formatError, json, processIo, type Io } from './output.ts';
+
+function httpUrl(value: string): string {
+  let url: URL | undefined;
+  try { url = new URL(value); } catch { /* reported below */ }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || /[\s'"\\]/.test(value)) throw new InvalidArgumentError(`takes an http:// or https:// URL, not "${value}"`);
+  return value;
+}
 
 function program(io: Io, done: (code: number) => void): Command {
   const cli = new Command('imgforge')
@@ -29,12 +36,13 @@ function program(io: Io, done: (code: number) => void): Command {
   cli.command('check').description('validate the config and the cluster topology')
     .option('--json', 'machine-readable output')
     .action(async (_o, cmd: Command) => done(await (await commands.check()).checkCommand(globals(cmd), io)));
-  cli.command('render').description("write a node's NoCloud seed (user-data, meta-data, network-config, vendor-data)")
+  cli.command('render').description("write a node's NoCloud seed (user-data, meta-data, network-config, vendor-data), its bundle, and tree/ with every file the node receives")
     .argument('<node>', 'node hostname')
     .requiredOption('-o, --out <dir>', 'output folder')
+    .option('--bundle-url <url>', 'the node fetches its bundle from this http(s) URL instead of the CIDATA partition (a stock cloud image driven by a seed alone)', httpUrl)
     .option('--force', 'render even when check finds errors', false)
     .option('--json', 'machine-readable output')
-    .action(async (node: string, _o, cmd: Command) => done(await (await commands.render()).renderCommand(node, { ...globals(cmd), ...cmd.opts<{ out: string; force: boolean }>() }, io)));
+    .action(async (node: string, _o, cmd: Command) => done(await (await commands.render()).renderCommand(node, { ...globals(cmd), ...cmd.opts<{ out: string; force: boolean; bundleUrl?: string }>() }, io)));
   cli.command('plan').description('print the resolved plan for the targets (node hostnames or board names; default all)')
     .argument('[targets...]', 'node hostnames or board profile names')
     .option('--force', 'plan even when check finds errors', false)
@@ -45,7 +53,7 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('-o, --out <dir>', 'output folder', 'dist')
     .option('--base <file|url>', 'base image to use instead of the profile\'s')
     .option('--disk-size <size>', 'size of the target disk (e.g. 1TB): write the final partition table')
-    .option('--compress <kind>', 'also write a compressed copy: zstd or xz')
+    .addOption(new Option('--compress <kind>', 'also write a compressed copy').choices(['zstd', 'xz']))
     .option('--allow-unverified', 'use a base that has no checksum to verify', false)
     .option('--cache-dir <dir>', 'where verified bases are kept (default: $XDG_CACHE_HOME/imgforge)')
     .option('--force', 'build even when check finds errors', false)
@@ -62,8 +70,12 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--keep', 'keep the overlay disk and console logs', false)
     .option('--kill-at <regex>', 'cut the power when a console line matches, then boot again (crash safety)')
     .option('--plant-stale', 'write a stale signature where the first raw reserved partition will go', false)
-    .option('--firmware <uefi|bios>', 'boot by UEFI (OVMF) or legacy BIOS (SeaBIOS); default: the first the board\'s profile lists')
-    .option('--accel <auto|kvm|tcg>', 'KVM, or TCG emulation; auto takes KVM where it can run the guest', 'auto')
+    .addOption(new Option('--firmware <kind>', 'boot by UEFI (OVMF) or legacy BIOS (SeaBIOS); default: the first the board\'s profile lists').choices(['uefi', 'bios']))
+    .addOption(new Option('--accel <kind>', 'KVM, or TCG emulation; auto takes KVM where it can run the guest').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .option('--memory <MiB>', 'guest memory', '2048')
+    .option('--cpus <n>', 'guest CPUs', '2')
+    .option('--ssh-key <file>', 'private key of the config\'s first user, for the checks made over SSH (--plant-osd)')
+    .option('--plant-osd', 'after the first boot, write a Ceph OSD label on the first raw reserved partition and delete /var/lib/imgforge over SSH; the second boot must keep the OSD', false)
     .option('-o, --out <dir>', 'where a node is built', 'dist')
     .option('--base <file|url>', 'base image to build a node from')
     .option('--cache-dir <dir>', 'base image cache')

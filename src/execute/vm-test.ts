@@ -2,11 +2,12 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { describeEvent, type Event } from '../protocol/events.ts';
 import { qemuArgs, type VmSpec } from '../plan/vm.ts';
 import { createOverlay, qemuIoWrite, requireBiosFirmware, requireFirmware } from '../tools/qemu.ts';
-import { boot, type BootResult, type ConsoleLine } from './vm.ts';
+import { boot, type BootResult, type ConsoleLine, type ReceivedEvent } from './vm.ts';
 
-/** Console lines that mark boot milestones, in the order a healthy first boot passes them. */
+/** Console lines that mark boot milestones before imgforge's events begin (firmware, kernel, cloud-init). */
 export const MILESTONES: readonly (readonly [string, RegExp])[] = [
   ['firmware', /BdsDxe|UEFI firmware|EFI stub|SeaBIOS/],
   ['kernel', /Linux version \d/],
@@ -14,7 +15,6 @@ export const MILESTONES: readonly (readonly [string, RegExp])[] = [
   ['cloud-init network', /running 'init' at/],
   ['cloud-init config', /running 'modules:config'/],
   ['cloud-init final', /running 'modules:final'/],
-  ['first boot complete', /imgforge: first boot complete/],
 ];
 
 export interface TimelineEntry {
@@ -22,19 +22,23 @@ export interface TimelineEntry {
   readonly event: string;
 }
 
-/** The milestones and imgforge's stage markers, with when they came. */
-export function timeline(lines: readonly ConsoleLine[]): TimelineEntry[] {
+/** The console's milestones, once each, and every event the node sent, in the order they came. */
+export function timeline(lines: readonly ConsoleLine[], events: readonly ReceivedEvent[] = []): TimelineEntry[] {
   const out: TimelineEntry[] = [];
   const seen = new Set<string>();
   for (const l of lines) {
     for (const [name, re] of MILESTONES) {
       if (!seen.has(name) && re.test(l.text)) { seen.add(name); out.push({ t: l.t, event: name }); }
     }
-    const stage = /imgforge: (stage \S+ (?:begin|ok|failed.*)|stage files: .*|layout: .*)$/.exec(l.text);
-    if (stage) out.push({ t: l.t, event: stage[1]! });
   }
-  return out;
+  for (const e of events) if (e.event.stage !== 'report' || e.event.state !== 'note') out.push({ t: e.t, event: describeEvent(e.event) });
+  return out.sort((a, b) => a.t - b.t);
 }
+
+/** The node has reported on this boot: its last words. */
+export const reported = (e: Event): boolean => e.stage === 'report' && (e.state === 'ok' || e.state === 'fail');
+/** Nothing more will come this boot: the bundle was refused. */
+const refused = (e: Event): boolean => e.stage === 'bundle' && e.state === 'fail';
 
 export interface VmTestOptions {
   readonly image: string;
@@ -43,6 +47,8 @@ export interface VmTestOptions {
   readonly firmware: 'uefi' | 'bios';
   readonly diskBytes: number;
   readonly mac: string | null;
+  readonly memoryMiB: number;
+  readonly cpus: number;
   readonly timeoutMs: number;
   readonly kvm: boolean;
   readonly keep: boolean;
@@ -50,12 +56,19 @@ export interface VmTestOptions {
   readonly plant?: { readonly offsetBytes: number; readonly data: Buffer } | undefined;
   /** Cut the power at the first console line matching this during the first boot, then boot again. */
   readonly killAt?: RegExp | undefined;
+  /** Forward this host port to the node's SSH port (127.0.0.1 only). */
+  readonly sshPort?: number | undefined;
+  /** Run against the node once its first boot has reported, before it is powered off. */
+  readonly afterFirstBoot?: (() => Promise<void>) | undefined;
   readonly onLine?: ((boot: string, line: ConsoleLine) => void) | undefined;
+  readonly onEvent?: ((boot: string, e: ReceivedEvent) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
+export type BootName = 'first boot' | 'boot after power cut' | 'second boot';
+
 export interface BootRecord extends BootResult {
-  readonly name: string;
+  readonly name: BootName;
 }
 
 /**
@@ -78,25 +91,31 @@ export async function runVmTest(opts: VmTestOptions): Promise<{ boots: BootRecor
     }
     const vars = join(work, 'vars.fd');
     if (fw) await copyFile(fw.vars, vars);
-    const vm: VmSpec = { arch: opts.arch, firmware: opts.firmware, disk, code: fw?.code ?? '', vars, kvm: opts.kvm, memoryMiB: 2048, cpus: 2, mac: opts.mac, qmp: join(work, 'qmp.sock') };
-    await writeFile(join(work, 'qemu.args'), `${qemuArgs(vm).join('\n')}\n`);
-    const once = async (name: string, doneWhen: RegExp, killWhen?: RegExp): Promise<BootRecord> => {
-      // cloud-init's last words on every boot: past them no report will come.
-      const giveUpWhen = /Cloud-init v\. \S+ finished at/;
-      const r = await boot(vm, { timeoutMs: opts.timeoutMs, doneWhen, giveUpWhen, killWhen, signal: opts.signal, onLine: (l) => opts.onLine?.(name, l) });
+    const spec = (name: BootName): VmSpec => ({
+      arch: opts.arch, firmware: opts.firmware, disk, code: fw?.code ?? '', vars, kvm: opts.kvm, memoryMiB: opts.memoryMiB, cpus: opts.cpus,
+      mac: opts.mac, qmp: join(work, 'qmp.sock'), events: join(work, `${name.replace(/ /g, '-')}.events`), sshPort: opts.sshPort,
+    });
+    await writeFile(join(work, 'qemu.args'), `${qemuArgs(spec('first boot')).join('\n')}\n`);
+    const once = async (name: BootName, extra: { killWhen?: RegExp | undefined; beforePowerOff?: (() => Promise<void>) | undefined } = {}): Promise<BootRecord> => {
+      const r = await boot(spec(name), {
+        timeoutMs: opts.timeoutMs, doneOn: reported, giveUpOn: refused, graceMs: 5_000, ...extra,
+        // cloud-init's last words on every boot: if imgforge has said nothing by then and for a while after, nothing will come.
+        giveUpWhen: /Cloud-init v\. \S+ finished at/, signal: opts.signal,
+        onLine: (l) => opts.onLine?.(name, l), onEvent: (e) => opts.onEvent?.(name, e),
+      });
       const record = { name, ...r };
       boots.push(record);
-      await writeFile(join(work, `${name}.log`), r.lines.map((l) => `[${l.t.toFixed(1)}] ${l.text}`).join('\n'));
+      await writeFile(join(work, `${name.replace(/ /g, '-')}.log`), r.lines.map((l) => `[${l.t.toFixed(1)}] ${l.text}\n`).join(''));
       return record;
     };
-    const first = await once('first boot', /imgforge: report end first-boot/, opts.killAt);
+    const first = await once('first boot', { killWhen: opts.killAt, beforePowerOff: opts.afterFirstBoot });
     if (first.outcome === 'killed' && opts.killAt && !opts.signal?.aborted) {
-      const again = await once('boot after power cut', /imgforge: report end first-boot/);
+      const again = await once('boot after power cut', { beforePowerOff: opts.afterFirstBoot });
       if (again.outcome !== 'done') return { boots, workDir: opts.keep ? work : null };
     } else if (first.outcome !== 'done') {
       return { boots, workDir: opts.keep ? work : null };
     }
-    await once('second boot', /imgforge: report end boot/);
+    await once('second boot');
     return { boots, workDir: opts.keep ? work : null };
   } finally {
     if (!opts.keep && existsSync(work)) await rm(work, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { imgforgeError } from '../errors/error.ts';
 
@@ -6,8 +6,13 @@ import { imgforgeError } from '../errors/error.ts';
 export const MARKER = '.imgforge';
 
 export interface OutputFile {
+  /** Path relative to the folder; parents are made as needed. */
   readonly name: string;
-  readonly content: string;
+  /** Content, or a symlink's target. */
+  readonly content: string | Buffer;
+  /** @default 0o600: seeds carry secrets */
+  readonly mode?: number;
+  readonly symlink?: boolean;
 }
 
 async function entries(dir: string): Promise<string[] | undefined> {
@@ -33,7 +38,12 @@ export async function writeDirAtomic(target: string, files: readonly OutputFile[
   try {
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true, mode: 0o700 });
-    for (const f of files) await writeFile(join(tmp, f.name), f.content, { mode: 0o600, flag: 'wx' });
+    for (const f of files) {
+      const path = join(tmp, f.name);
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      if (f.symlink) await symlink(String(f.content), path);
+      else await writeFile(path, f.content, { mode: f.mode ?? 0o600, flag: 'wx' });
+    }
     await writeFile(join(tmp, MARKER), marker, { mode: 0o600, flag: 'wx' });
     if (existing) await rename(out, old);
     await rename(tmp, out);

@@ -65,6 +65,16 @@ export interface GptGeometry {
   readonly backupEntriesLba: number;
 }
 
+/** Sectors before the first usable one: the protective MBR, the primary header and its entry array (§5.3.1). */
+export function gptHeadSectors(entryCount = GPT_MIN_ENTRY_COUNT): number {
+  return 2 + (entryCount * GPT_ENTRY_BYTES) / SECTOR_BYTES;
+}
+
+/** Sectors the backup GPT takes at the disk's end: its entry array and its header (§5.3.2). */
+export function gptTailSectors(entryCount = GPT_MIN_ENTRY_COUNT): number {
+  return (entryCount * GPT_ENTRY_BYTES) / SECTOR_BYTES + 1;
+}
+
 /** Where everything goes on a disk of diskSectors 512-byte sectors; throws when it cannot fit. */
 export function gptGeometry(diskSectors: number, entryCount = GPT_MIN_ENTRY_COUNT): GptGeometry {
   const perSector = SECTOR_BYTES / GPT_ENTRY_BYTES;
@@ -72,8 +82,8 @@ export function gptGeometry(diskSectors: number, entryCount = GPT_MIN_ENTRY_COUN
     throw new Error(`a GPT entry array needs a multiple of ${perSector} entries, at least ${GPT_MIN_ENTRY_COUNT}; got ${entryCount}`);
   }
   const entrySectors = entryCount / perSector;
-  const firstUsableLba = 2 + entrySectors;
-  const lastUsableLba = diskSectors - 2 - entrySectors;
+  const firstUsableLba = gptHeadSectors(entryCount);
+  const lastUsableLba = diskSectors - 1 - gptTailSectors(entryCount);
   if (!Number.isSafeInteger(diskSectors) || lastUsableLba < firstUsableLba) {
     throw new Error(`a ${diskSectors}-sector disk is too small for a GPT with ${entryCount} entries`);
   }

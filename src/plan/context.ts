@@ -1,7 +1,6 @@
 import type { Cluster, ResolvedNode } from '../config/resolve.ts';
 import { parseCidr } from '../util/net.ts';
 import { etcdMembers } from '../check/rules/etcd.ts';
-import type { Amount } from '../util/size.ts';
 
 /** Kernel modules every Kubernetes node loads: overlay for containerd's snapshotter, br_netfilter for bridged pod traffic (kubeadm-ha.md §4). */
 const KUBERNETES_MODULES = ['overlay', 'br_netfilter'];
@@ -70,18 +69,6 @@ export interface SeedContext {
   };
   /** Modules whose absence fails the prepare stage; the rest only warn. */
   readonly requiredModules: readonly string[];
-  /** The declared layout, in the words the layout stage reads (see templates/scripts/layout.sh.njk). */
-  readonly layout: { readonly root: string; readonly reserved: string };
-}
-
-const SECTOR_BYTES = 512;
-const ALIGN_SECTORS = 2048;
-
-/** A size as the layout stage's shell arithmetic takes it: whole aligned sectors, or hundredths of a percent. */
-export function stageSize(a: Amount): string {
-  if (a.kind === 'rest') return 'rest 0';
-  if (a.kind === 'percent') return `basis-points ${Math.round(a.percent * 100)}`;
-  return `sectors ${Math.floor(a.bytes / SECTOR_BYTES / ALIGN_SECTORS) * ALIGN_SECTORS}`;
 }
 
 /** Addon-driven kernel modules: rbd for Rook-Ceph (rook.io prerequisites), iscsi_tcp for Longhorn (longhorn-iscsi-installation.yaml). */
@@ -133,10 +120,6 @@ export function seedContext(cluster: Cluster, n: ResolvedNode): SeedContext {
     modules: [...new Set([...KUBERNETES_MODULES, ...addonModules(cluster), ...n.profile.tuning.modules])],
     requiredModules: KUBERNETES_MODULES,
     sysctls: Object.entries(sysctls).map(([k, v]) => [k, String(v)] as const).sort(([a], [b]) => a.localeCompare(b)),
-    layout: {
-      root: stageSize(n.profile.layout.root.size),
-      reserved: n.profile.layout.reserved.map((r) => `${r.name} ${stageSize(r.size)} ${r.format} ${r.mountpoint ?? '-'}`).join('\n'),
-    },
     tuning: {
       journal: n.profile.tuning.journal,
       journalMaxUse: n.profile.tuning.journalMaxUse,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { imgforgeError } from '../errors/error.ts';
+import { gptHeadSectors, gptTailSectors } from '../image/gpt-format.ts';
 import { deriveGuid } from '../image/guid.ts';
 import type { BaseLayout, BasePartition } from '../image/probe.ts';
 import type { Profile } from '../profiles/schema.ts';
@@ -8,8 +9,6 @@ import { placePartitions, planLayout } from './layout.ts';
 export const SECTOR_BYTES = 512;
 /** 1 MiB in sectors: every partition imgforge places starts and ends on this boundary. */
 const ALIGN = 2048;
-/** The backup GPT: 32 sectors of entries and its header (UEFI 2.10 §5.3.2). */
-const GPT_TAIL_SECTORS = 33;
 /** The seed partition: FAT16 with 2 KiB clusters (16384 of them) holds seeds with certificates and keys. */
 export const CIDATA_BYTES = 32 * 2 ** 20;
 
@@ -19,6 +18,13 @@ const TYPE = {
   esp: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B',
   basicData: 'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7',
 } as const;
+/**
+ * imgforge's own type for a reserved partition that is created but not yet wiped: the first-boot
+ * layout stage wipes (and formats) only partitions of this type, then gives them the Linux data
+ * type. What a partition may hold is read from the disk itself, never from a file of ours
+ * (runtime/usr/local/lib/imgforge/stages/layout.sh PENDING_TYPE).
+ */
+export const PENDING_TYPE = '7D7C3E1C-5B0F-4D56-9A8E-1A3E0C6B2F41';
 /** GPT attribute bit 2, "legacy BIOS bootable": what U-Boot's distro boot reads instead of the MBR boot flag. */
 const LEGACY_BOOTABLE = 1n << 2n;
 
@@ -110,7 +116,7 @@ export function planImage(args: {
   const used = new Set(base.partitions.map((p) => p.number));
   const nextNumber = (): number => { let n = 1; while (used.has(n)) n++; used.add(n); return n; };
 
-  const start = alignUp(Math.max(profile.boot.firstSector, 34, ...others.map((p) => p.lastLba + 1)));
+  const start = alignUp(Math.max(profile.boot.firstSector, gptHeadSectors(), ...others.map((p) => p.lastLba + 1)));
   const cidataFirst = start, cidataLast = start + CIDATA_BYTES / SECTOR_BYTES - 1;
   const rootFirst = alignUp(cidataLast + 1);
   const rootBaseSectors = root.lastLba - root.firstLba + 1;
@@ -128,19 +134,19 @@ export function planImage(args: {
         if (p.lastLba < rootFirst + rootBaseSectors - 1) throw imgforgeError('BaseInvalid', { path: args.basePath, detail: `root's declared size is smaller than the base's root file system` });
         rootLast = p.lastLba;
       } else {
-        partitions.push({ number: nextNumber(), role: 'reserved', name: p.name, typeGuid: TYPE.linux, uniqueGuid: guid('partition', p.name),
+        partitions.push({ number: nextNumber(), role: 'reserved', name: p.name, typeGuid: PENDING_TYPE, uniqueGuid: guid('partition', p.name),
           firstLba: p.firstLba, lastLba: p.lastLba, attributes: 0n, source: null });
       }
     }
   }
   partitions.push(fromBase(root, rootFirst, rootLast));
-  const sizeSectors = disk ?? alignUp(rootLast + 1 + GPT_TAIL_SECTORS);
+  const sizeSectors = disk ?? alignUp(rootLast + 1 + gptTailSectors());
   const firstPartition = Math.min(...partitions.map((p) => p.firstLba));
   // Blobs go between the primary GPT (sectors 0-33) and the first partition, e.g. Rockchip's
   // u-boot-rockchip.bin at 32 KiB (armbian odroidm1.conf: dd bs=32k seek=1).
   profile.boot.blobs.forEach((b, i) => {
     const end = b.offsetBytes + (args.blobBytes?.[i] ?? 0);
-    if (b.offsetBytes < 34 * SECTOR_BYTES || end > firstPartition * SECTOR_BYTES) {
+    if (b.offsetBytes < gptHeadSectors() * SECTOR_BYTES || end > firstPartition * SECTOR_BYTES) {
       throw imgforgeError('BaseInvalid', { path: b.file, detail: `a blob at bytes ${b.offsetBytes}-${end} would overlap the GPT or the first partition (sector ${firstPartition})` });
     }
   });
@@ -150,7 +156,7 @@ export function planImage(args: {
     diskGuid: guid('disk'),
     partitions: partitions.sort((a, b) => a.firstLba - b.firstLba),
     // Sectors 0-33 hold the new GPT; what the base kept after them (idbloader at sector 64) is copied as it was.
-    bootArea: profile.boot.keepBootArea && firstPartition > 34 ? { fromByte: 34 * SECTOR_BYTES, toByte: firstPartition * SECTOR_BYTES } : null,
+    bootArea: profile.boot.keepBootArea && firstPartition > gptHeadSectors() ? { fromByte: gptHeadSectors() * SECTOR_BYTES, toByte: firstPartition * SECTOR_BYTES } : null,
     // Legacy BIOS runs sector 0's code, which loads GRUB's core from the BIOS boot partition by
     // sector number: that partition stays in place, so the base's code stays valid.
     keepBootCode: roles.has('biosBoot'),

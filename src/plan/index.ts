@@ -1,9 +1,13 @@
 import type { Cluster, ResolvedNode } from '../config/resolve.ts';
 import { createEnvironment } from '../render/environment.ts';
+import type { RuntimeSet } from '../render/runtime.ts';
 import type { TemplateSet } from '../render/templates.ts';
+import { nodeTree, packBundle, type Bundle } from './bundle.ts';
 import { seedContext } from './context.ts';
 import { planLayout, type LayoutPlan } from './layout.ts';
-import { renderSeed, sha256, STAGES, type SeedFile } from './seed.ts';
+import { nodeDoc } from './node-doc.ts';
+import { renderSeed, sha256, type BundleSource, type SeedFile } from './seed.ts';
+import { planStages, type StagePlan } from './stages.ts';
 import { selectNodes } from './targets.ts';
 
 export interface NodePlan {
@@ -17,11 +21,14 @@ export interface NodePlan {
   readonly disk: { readonly device: string; readonly media: string; readonly sizeBytes: number | null };
   readonly layout: LayoutPlan;
   readonly tuning: ResolvedNode['profile']['tuning'];
+  /** The first-boot stage graph, in an order that respects every requirement. */
+  readonly stages: readonly StagePlan[];
+  /** The node bundle the seed pins: every file the node receives. */
+  readonly bundle: { readonly sha256: string; readonly bytes: number; readonly files: number; readonly sources: readonly BundleSource[] };
   readonly seed: {
     readonly instanceId: string;
     readonly files: readonly { readonly name: string; readonly bytes: number; readonly sha256: string }[];
   };
-  readonly firstBoot: readonly { readonly stage: string; readonly phase: string; readonly frequency: string }[];
 }
 
 /** The whole resolved plan: printable as JSON, stable key order, computed without touching a disk. */
@@ -33,25 +40,43 @@ export interface Plan {
   readonly nodes: readonly NodePlan[];
 }
 
-export interface PlanResult {
-  readonly plan: Plan;
-  /** Seed file contents by hostname, for `render` and the image build. */
-  readonly seeds: ReadonlyMap<string, readonly SeedFile[]>;
+/** What planning reads besides the config, all read before it starts: planning itself does no I/O. */
+export interface PlanInputs {
+  readonly templates: TemplateSet;
+  readonly runtime: RuntimeSet;
+  readonly version: string;
+  /** Where nodes fetch their bundle, in order; default the seed's own CIDATA file system. */
+  readonly bundleSources?: readonly BundleSource[];
 }
 
-/** Pure: the same cluster, templates and version give the same plan, byte for byte. */
-export function planCluster(cluster: Cluster, targets: readonly string[], templates: TemplateSet, version: string): PlanResult {
-  const env = createEnvironment(templates);
+export interface PlanResult {
+  readonly plan: Plan;
+  /** Seed files by hostname (the bundle among them), for `render` and the image build. */
+  readonly seeds: ReadonlyMap<string, readonly SeedFile[]>;
+  readonly bundles: ReadonlyMap<string, Bundle>;
+}
+
+/** Pure: the same cluster and inputs give the same plan, byte for byte. */
+export async function planCluster(cluster: Cluster, targets: readonly string[], inputs: PlanInputs): Promise<PlanResult> {
+  const env = createEnvironment(inputs.templates);
+  const bootstrap = inputs.runtime.get('bootstrap.sh')!;
+  const sources = inputs.bundleSources ?? ['cidata'];
   const seeds = new Map<string, readonly SeedFile[]>();
-  const nodes = selectNodes(cluster, targets).map((n): NodePlan => {
-    const files = renderSeed(env, seedContext(cluster, n));
-    seeds.set(n.config.hostname, files);
-    const meta = files.find((f) => f.name === 'meta-data')!.content;
+  const bundles = new Map<string, Bundle>();
+  const nodes: NodePlan[] = [];
+  for (const n of selectNodes(cluster, targets)) {
+    const ctx = seedContext(cluster, n);
     const p = n.profile;
-    return {
+    const stages = planStages({ layout: p.layout });
+    const bundle = await packBundle(nodeTree(env, inputs.runtime, ctx, nodeDoc(ctx, p.layout, stages), stages));
+    const files = renderSeed(env, ctx, bootstrap, bundle, sources);
+    seeds.set(n.config.hostname, files);
+    bundles.set(n.config.hostname, bundle);
+    const meta = files.find((f) => f.name === 'meta-data')!.content as string;
+    nodes.push({
       hostname: n.config.hostname,
       role: n.config.role,
-      etcdMember: seedContext(cluster, n).node.etcdMember,
+      etcdMember: ctx.node.etcdMember,
       board: n.config.board,
       arch: p.arch,
       base: p.base,
@@ -59,15 +84,16 @@ export function planCluster(cluster: Cluster, targets: readonly string[], templa
       disk: { device: n.config.disk?.device ?? p.disk.device, media: p.disk.media, sizeBytes: n.diskSize ?? null },
       layout: planLayout(p.layout, n.diskSize ?? null),
       tuning: p.tuning,
+      stages,
+      bundle: { sha256: bundle.sha256, bytes: bundle.tar.length, files: bundle.files.length, sources },
       seed: {
         instanceId: /instance-id: "?([^"\n]+)"?/.exec(meta)![1]!,
         files: files.map((f) => ({ name: f.name, bytes: Buffer.byteLength(f.content), sha256: sha256(f.content) })),
       },
-      firstBoot: STAGES.map((s) => ({ stage: s.name, phase: s.phase, frequency: s.frequency })),
-    };
-  });
+    });
+  }
   return {
-    plan: { imgforge: version, cluster: cluster.config.cluster.name, kubernetesVersion: cluster.config.cluster.kubernetesVersion, targets: [...targets], nodes },
-    seeds,
+    plan: { imgforge: inputs.version, cluster: cluster.config.cluster.name, kubernetesVersion: cluster.config.cluster.kubernetesVersion, targets: [...targets], nodes },
+    seeds, bundles,
   };
 }

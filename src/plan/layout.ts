@@ -1,4 +1,5 @@
 import type { Layout } from '../config/schema/layout.ts';
+import { gptGeometry } from '../image/gpt-format.ts';
 import { formatAmount, formatBytes, type Amount } from '../util/size.ts';
 
 /** Partitions start and end on 1 MiB boundaries: what parted, sgdisk and sfdisk align to by default. */
@@ -62,8 +63,6 @@ export function planLayout(layout: Layout, diskBytes: number | null): LayoutPlan
   return { diskBytes, partitions, problems };
 }
 
-/** The backup GPT: 32 sectors of entries and its header (UEFI 2.10 §5.3.2), and the sector before it. */
-const GPT_TAIL_SECTORS = 34;
 const ALIGN_SECTORS = ALIGN_BYTES / 512;
 
 export interface Placed {
@@ -76,11 +75,12 @@ export interface Placed {
 /**
  * Where root and the reserved partitions go on a disk of `diskSectors` when root starts at
  * `rootFirst`: the same arithmetic the first-boot layout stage does in shell
- * (templates/scripts/layout.sh.njk), so an image built for a known disk and a disk laid out at
+ * (runtime/usr/local/lib/imgforge/stages/layout.sh), so an image built for a known disk and a disk laid out at
  * first boot end up identical. Returns a problem instead when the layout does not fit.
  */
 export function placePartitions(plan: LayoutPlan, rootFirst: number, diskSectors: number): Placed[] | string {
-  const usableEnd = Math.floor((diskSectors - GPT_TAIL_SECTORS) / ALIGN_SECTORS) * ALIGN_SECTORS; // exclusive
+  if (diskSectors < 2 * ALIGN_SECTORS) return `a disk of ${diskSectors} sectors is too small for a GPT`;
+  const usableEnd = Math.floor((gptGeometry(diskSectors).lastUsableLba + 1) / ALIGN_SECTORS) * ALIGN_SECTORS; // exclusive
   const wanted = plan.partitions.map((p) => (p.bytes === null ? null : Math.floor(p.bytes / 512 / ALIGN_SECTORS) * ALIGN_SECTORS));
   const fixed = wanted.reduce<number>((s, w) => s + (w ?? 0), 0);
   const rest = usableEnd - rootFirst - fixed;

@@ -1,3 +1,5 @@
+import { EVENT_PORT } from '../protocol/events.ts';
+
 /** What one boot of an image under QEMU is given; the argument list is computed without I/O. */
 export interface VmSpec {
   readonly arch: 'amd64' | 'arm64';
@@ -12,13 +14,18 @@ export interface VmSpec {
   readonly mac: string | null;
   /** QMP socket, for a clean power-off. */
   readonly qmp: string;
+  /** File QEMU writes the node's event port to (virtio-serial port org.imgforge.events). */
+  readonly events: string;
+  /** Host port forwarded to the guest's SSH port, on 127.0.0.1 only. */
+  readonly sshPort?: number | undefined;
   /** More QEMU arguments, e.g. a second drive. */
   readonly extraArgs?: readonly string[];
 }
 
 /**
  * qemu-system arguments after qemu-recipe.md: q35 (x86) or virt (arm64), UEFI from pflash,
- * virtio disk and NIC on user networking restricted to the host, serial console on stdout.
+ * virtio disk and NIC on user networking restricted to the host, serial console on stdout, the
+ * node's event port on virtio-serial.
  * SMBIOS type 11 carries "imgforge.report=1", which makes the node print its report.
  */
 export function qemuArgs(vm: VmSpec): string[] {
@@ -33,8 +40,13 @@ export function qemuArgs(vm: VmSpec): string[] {
       '-drive', `if=pflash,format=raw,unit=1,file=${vm.vars}`,
     ] : []),
     '-drive', `file=${vm.disk},format=qcow2,if=virtio`,
-    '-nic', `user,model=virtio-net-pci,restrict=on${vm.mac ? `,mac=${vm.mac}` : ''}`,
+    '-nic', `user,model=virtio-net-pci,restrict=on${vm.mac ? `,mac=${vm.mac}` : ''}${vm.sshPort ? `,hostfwd=tcp:127.0.0.1:${vm.sshPort}-:22` : ''}`,
     '-device', 'virtio-rng-pci',
+    // The node's events: a virtio-serial port the guest sees as /dev/virtio-ports/<name>, its
+    // bytes appended to a file here (a file chardev never blocks the guest when nobody reads).
+    '-device', 'virtio-serial-pci,id=vser0',
+    '-chardev', `file,id=events,path=${vm.events}`,
+    '-device', `virtserialport,bus=vser0.0,chardev=events,name=${EVENT_PORT}`,
     '-smbios', 'type=11,value=imgforge.report=1',
     '-display', 'none',
     '-monitor', 'none',

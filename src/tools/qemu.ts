@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
 import { imgforgeError } from '../errors/error.ts';
-import { run, type Tool } from './run.ts';
+import { requireCommand, run, type Tool } from './run.ts';
 
 const QEMU_IMG: Tool = { command: 'qemu-img', pkg: 'qemu-utils' };
 const QEMU_IO: Tool = { command: 'qemu-io', pkg: 'qemu-utils' };
@@ -76,30 +76,42 @@ export async function qemuIoWrite(image: string, format: 'qcow2' | 'raw', source
   await run(QEMU_IO, ['-f', format, '-c', `write -q -s ${source} ${offsetBytes} ${length}`, image]);
 }
 
-/** Start a VM with its serial console on stdout. */
+/** Start a VM with its serial console on stdout; a missing QEMU is an environment error naming its package. */
 export function spawnQemu(arch: 'amd64' | 'arm64', args: readonly string[]): ResultPromise<{ buffer: false; stdout: 'pipe'; stderr: 'pipe'; stdin: 'ignore'; reject: false }> {
+  requireCommand(QEMU_SYSTEM[arch]);
   return execa(QEMU_SYSTEM[arch].command, args, { buffer: false, stdout: 'pipe', stderr: 'pipe', stdin: 'ignore', reject: false });
 }
 
 /**
  * Ask the guest to power off through QMP (system_powerdown sends an ACPI power button press), so
- * it syncs its disks like a node shut down cleanly; resolves once the request is sent.
+ * it syncs its disks like a node shut down cleanly. Resolves once QEMU has taken the request;
+ * rejects when the socket closes first or nothing answers within timeoutMs.
  */
-export async function qmpPowerdown(socket: string): Promise<void> {
+export async function qmpPowerdown(socket: string, timeoutMs = 10_000): Promise<void> {
   const { connect } = await import('node:net');
   await new Promise<void>((resolve, reject) => {
     const c = connect(socket);
-    let greeted = false;
+    let greeted = false, settled = false;
+    const done = (e?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      c.destroy();
+      if (e) reject(e); else resolve();
+    };
+    const timer = setTimeout(() => done(new Error(`QMP at ${socket} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    let text = '';
     c.on('data', (d) => {
-      const text = d.toString();
+      text += d.toString();
       if (!greeted && text.includes('"QMP"')) {
         greeted = true;
+        text = '';
         c.write('{"execute":"qmp_capabilities"}\n{"execute":"system_powerdown"}\n');
-      } else if (greeted && (text.match(/"return"/g) ?? []).length >= 1 && text.includes('"return"')) {
-        c.end();
-        resolve();
+      } else if (greeted && (text.match(/"return"/g) ?? []).length >= 2) {
+        done();
       }
     });
-    c.on('error', reject);
+    c.on('error', (e) => done(e));
+    c.on('close', () => done(new Error(`QMP at ${socket} closed before the power-off was taken`)));
   });
 }

@@ -1,3 +1,5 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { execa, ExecaError } from 'execa';
 import { imgforgeError } from '../errors/error.ts';
 
@@ -30,10 +32,24 @@ export interface RunOptions {
   readonly timeout?: number;
 }
 
+/** Throw ToolMissing, naming the Debian package, unless the command is on PATH. */
+export function requireCommand(tool: Tool): void {
+  const found = (process.env['PATH'] ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, tool.command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!found) throw imgforgeError('ToolMissing', { tool: tool.command, pkg: tool.pkg });
+}
+
 const tail = (text: string): string => text.trim().split('\n').slice(-3).join(' | ');
 
 /**
- * The only place imgforge starts a process: argument arrays only, never a shell. A missing
+ * How imgforge runs a tool to completion (QEMU, which runs alongside, starts in tools/qemu.ts):
+ * argument arrays only, never a shell. A missing
  * program is an environment error naming its package; a failure names the tool and its stderr.
  */
 export async function run(tool: Tool, args: readonly string[], options: RunOptions = {}): Promise<{ stdout: string; stderr: string }> {

@@ -1,8 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { cli, golden, listFiles, requireTool, ROOT, tempDir } from '../helpers.ts';
@@ -16,27 +15,19 @@ export const EXAMPLES: readonly (readonly [string, string])[] = [
   ['external-etcd', 'examples/external-etcd.config.ts'],
 ];
 
-const SEED_FILES = ['meta-data', 'network-config', 'user-data', 'vendor-data'];
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+const SEED_FILES = ['imgforge-bundle.tar', 'meta-data', 'network-config', 'user-data', 'vendor-data'];
+/** What a node's tree holds that is rendered for it (the static runtime is runtime/ itself). */
+const RENDERED = /^tree\/etc\//;
 
-/**
- * Every shell script a user-data carries: the inline bootcmd stages (a string item carries its
- * script as a here-document), and the scripts the "files" stage writes, found by running it
- * under a scratch root.
- */
-function scriptsOf(userData: string): { name: string; text: string }[] {
-  const doc = parseYaml(userData) as { bootcmd: (string | string[])[] };
-  const inline = doc.bootcmd.map((cmd) => (typeof cmd === 'string'
-    ? { name: cmd.split(' ')[2]!, text: cmd.slice(cmd.indexOf('\n') + 1, cmd.lastIndexOf('IMGFORGE_STAGE_END')) }
-    : { name: cmd.at(-1)!, text: cmd.at(-2)! }));
-  const root = tempDir();
-  for (const cmd of doc.bootcmd.filter((c) => typeof c === 'string')) {
-    const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', env: { PATH: process.env['PATH'], IMGFORGE_ROOT: root } });
-    assert.equal(r.status, 0, r.stderr);
-  }
-  const written = listFiles(root).map((p) => ({ name: `/${p}`, text: readFileSync(join(root, p), 'utf8') })).filter((f) => f.text.startsWith('#!'));
-  assert.ok(written.length >= 3, 'the files stage writes the stage runner, the report and the stage scripts');
-  return [...inline, ...written];
+/** systemd's own unit parser on the rendered units, against the host's units (cloud-init's among them). */
+function verifyUnits(tree: string): string {
+  const root = tempDir('imgforge-units-');
+  mkdirSync(join(root, 'lib/systemd'), { recursive: true });
+  cpSync('/lib/systemd/system', join(root, 'lib/systemd/system'), { recursive: true });
+  cpSync(tree, root, { recursive: true });
+  const units = readdirSync(join(root, 'etc/systemd/system')).filter((u) => u.startsWith('imgforge')).map((u) => join(root, 'etc/systemd/system', u));
+  const r = spawnSync('systemd-analyze', ['--root', root, 'verify', ...units], { encoding: 'utf8' });
+  return `${r.status === 0 ? '' : `exit ${r.status}\n`}${r.stdout}${r.stderr}`;
 }
 
 for (const [name, config] of EXAMPLES) {
@@ -49,31 +40,34 @@ for (const [name, config] of EXAMPLES) {
       golden(`${name}/plan.json`, r.stdout);
     });
 
-    test('every node renders; seeds match golden files, the plan digests, and cloud-init and shellcheck accept them', async () => {
+    test('every node renders; cloud-init, shellcheck and systemd accept what it gets; the first node\'s matches its golden files', async () => {
       const plan = JSON.parse((await cli(['--config', file, 'plan', '--json'])).stdout) as {
-        nodes: { hostname: string; seed: { files: { name: string; sha256: string }[] } }[];
+        nodes: { hostname: string; seed: { files: { name: string; sha256: string }[] }; bundle: { sha256: string } }[];
       };
       const out = tempDir();
       const toValidate: { type: 'cloud-config' | 'network-config'; path: string }[] = [];
-      const scripts: string[] = [];
-      for (const node of plan.nodes) {
+      for (const [i, node] of plan.nodes.entries()) {
         const dir = join(out, node.hostname);
         const r = await cli(['--config', file, 'render', node.hostname, '--out', dir]);
         assert.equal(r.code, 0, r.stderr);
-        assert.deepEqual(listFiles(dir), ['.imgforge', ...SEED_FILES]);
+        assert.deepEqual(listFiles(dir).filter((f) => !f.startsWith('tree/')), ['.imgforge', ...SEED_FILES]);
+        assert.ok(listFiles(dir).includes('tree/etc/imgforge/node.json'));
         assert.equal(statSync(join(dir, 'user-data')).mode & 0o777, 0o600, 'seeds will carry secrets: 0600');
-        for (const f of SEED_FILES) {
-          const text = readFileSync(join(dir, f), 'utf8');
-          golden(`${name}/${node.hostname}/${f}`, text);
-          assert.equal(sha256(text), node.seed.files.find((s) => s.name === f)!.sha256, `${f} differs from the plan's digest`);
+        const tar = spawnSync('tar', ['-tvf', join(dir, 'imgforge-bundle.tar')], { encoding: 'utf8' });
+        assert.equal(tar.status, 0, tar.stderr);
+        assert.equal(tar.stdout.trim().split('\n').length, listFiles(join(dir, 'tree')).length + 1, 'the bundle holds the tree (the wants/ symlink is not a file)');
+        assert.ok(readFileSync(join(dir, 'user-data'), 'utf8').includes(node.bundle.sha256), 'user-data pins the bundle');
+        if (i === 0) {
+          for (const f of [...SEED_FILES.filter((s) => !s.endsWith('.tar')), ...listFiles(dir).filter((f) => RENDERED.test(f))]) {
+            golden(`${name}/${node.hostname}/${f}`, readFileSync(join(dir, f), 'utf8'));
+          }
         }
         toValidate.push({ type: 'cloud-config', path: join(dir, 'user-data') }, { type: 'cloud-config', path: join(dir, 'vendor-data') },
           { type: 'network-config', path: join(dir, 'network-config') });
-        for (const s of scriptsOf(readFileSync(join(dir, 'user-data'), 'utf8'))) {
-          const path = join(dir, `script-${s.name.replace(/[^a-z0-9.-]+/gi, '_')}.sh`);
-          writeFileSync(path, s.text);
-          scripts.push(path);
-        }
+        if (requireTool('systemd-analyze')) assert.equal(verifyUnits(join(dir, 'tree')), '', `${node.hostname}: systemd-analyze verify`);
+        // The script user-data runs: the bootstrap, exactly as it reaches sh.
+        const bootstrap = (parseYaml(readFileSync(join(dir, 'user-data'), 'utf8')) as { bootcmd: string[][] }).bootcmd[0]![2]!;
+        assert.equal(bootstrap, readFileSync(join(ROOT, 'runtime/bootstrap.sh'), 'utf8'));
       }
       if (hasCloudInit25()) {
         for (const result of cloudInitSchema(toValidate)) assert.ok(result.ok, `${result.path}: ${result.error}`);
@@ -84,13 +78,46 @@ for (const [name, config] of EXAMPLES) {
           assert.ok(r.ok, `${v.path}: ${r.output}`);
         }
       }
-      if (requireTool('shellcheck')) {
-        assert.ok(scripts.length >= plan.nodes.length * 3);
-        for (const s of scripts) {
-          const r = shellcheck(s);
-          assert.ok(r.ok, `${s}:\n${r.output}`);
-        }
-      }
     });
   });
 }
+
+test('every script a node runs passes shellcheck as it is in the repository', () => {
+  if (!requireTool('shellcheck')) return;
+  const scripts = listFiles(join(ROOT, 'runtime')).filter((f) => !/\.(awk|json)$/.test(f) && !f.endsWith('node-env'));
+  assert.ok(scripts.length >= 9, scripts.join(' '));
+  for (const s of scripts) {
+    const r = spawnSync('shellcheck', ['--shell=sh', '--severity=style', '-x', join(ROOT, 'runtime', s)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${s}:\n${r.stdout}`);
+  }
+  // Parsed, not compiled: py_compile would leave a __pycache__ in runtime/.
+  const py = spawnSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])', join(ROOT, 'runtime/usr/local/lib/imgforge/node-env')], { encoding: 'utf8' });
+  assert.equal(py.status, 0, py.stderr);
+  const awk = spawnSync('awk', ['-f', join(ROOT, 'runtime/usr/local/lib/imgforge/event.awk')], { encoding: 'utf8', input: '' });
+  assert.equal(awk.status, 0, awk.stderr);
+});
+
+test('render --bundle-url: the node fetches its bundle from the URL; anything but http(s) is refused', async () => {
+  const out = tempDir();
+  const r = await cli(['--config', join(ROOT, 'test/fixtures/qemu.config.mjs'), 'render', 'vm1', '--out', out, '--bundle-url', 'http://seed.lan:8080/n/vm1/imgforge-bundle.tar']);
+  assert.equal(r.code, 0, r.stderr);
+  const item = (parseYaml(readFileSync(join(out, 'user-data'), 'utf8')) as { bootcmd: string[][] }).bootcmd[0]!;
+  assert.deepEqual(item.slice(6), ['http://seed.lan:8080/n/vm1/imgforge-bundle.tar']);
+  const bad = await cli(['--config', join(ROOT, 'test/fixtures/qemu.config.mjs'), 'render', 'vm1', '--out', tempDir(), '--bundle-url', 'ftp://x/y']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /takes an http:\/\/ or https:\/\/ URL, not "ftp:\/\/x\/y"/);
+});
+
+test('user-data stays small: cloud-init delivers data, the bundle carries the rest; growpart and resizefs are off', async () => {
+  const out = tempDir();
+  assert.equal((await cli(['render', 'cp01', '--out', out])).code, 0);
+  const text = readFileSync(join(out, 'user-data'), 'utf8');
+  assert.ok(Buffer.byteLength(text) < 8 * 1024, `user-data is ${Buffer.byteLength(text)} bytes`);
+  const ud = parseYaml(text) as Record<string, unknown>;
+  assert.deepEqual(ud['growpart'], { mode: 'off' });
+  assert.equal(ud['resize_rootfs'], false);
+  assert.equal(ud['runcmd'], undefined);
+  assert.equal(ud['write_files'], undefined);
+  assert.equal((ud['bootcmd'] as unknown[]).length, 1);
+  writeFileSync(join(out, 'x'), '');
+});

@@ -1,15 +1,19 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { imgforgeError } from '../../errors/error.ts';
-import { runVmTest, timeline, type BootRecord } from '../../execute/vm-test.ts';
+import { defaultCacheDir } from '../../base/fetch.ts';
+import { buildAll } from '../../execute/build-all.ts';
+import { runVmTest, timeline } from '../../execute/vm-test.ts';
 import { probeBase } from '../../image/probe.ts';
 import { seedContext } from '../../plan/context.ts';
-import { judgeReport, parseReport, type Verdict } from '../../plan/expect.ts';
-import { placePartitions, planLayout } from '../../plan/layout.ts';
+import { judgeBoots } from '../../plan/judge-boots.ts';
+import { planStages } from '../../plan/stages.ts';
+import { planVmTest } from '../../plan/vm-test.ts';
+import { loadTemplates } from '../../render/templates.ts';
 import { kvmUsable } from '../../tools/qemu.ts';
+import { freePort, sshRun } from '../../tools/ssh.ts';
 import { parseBytes } from '../../util/size.ts';
 import { json, type Io } from '../output.ts';
-import { loadAndCheck, type GlobalOptions } from '../context.ts';
-import { buildCommand } from './build.ts';
+import { loadAndCheck, loadPlan, sourceDateEpoch, VERSION, type GlobalOptions } from '../context.ts';
 
 export interface TestFlags {
   readonly diskSize: string;
@@ -17,8 +21,12 @@ export interface TestFlags {
   readonly keep: boolean;
   readonly killAt?: string;
   readonly plantStale: boolean;
-  readonly firmware?: string;
-  readonly accel: string;
+  readonly plantOsd: boolean;
+  readonly sshKey?: string;
+  readonly firmware?: 'uefi' | 'bios';
+  readonly accel: 'auto' | 'kvm' | 'tcg';
+  readonly memory: string;
+  readonly cpus: string;
   readonly out: string;
   readonly base?: string;
   readonly cacheDir?: string;
@@ -32,91 +40,84 @@ function staleSignature(): Buffer {
   return b;
 }
 
-const STAGES = ['identity', 'layout', 'prepare'];
+/**
+ * An OSD as Rook leaves it (BlueStore's label starts "bluestore block device", which libblkid
+ * reports as ceph_bluestore), then /var/lib/imgforge gone: the next boot must not wipe the OSD.
+ */
+const plantOsdScript = (partition: string): string => `set -eu
+dev=$(readlink -f /dev/disk/by-partlabel/${partition})
+{ printf 'bluestore block device\\n%s\\n' "$(cat /proc/sys/kernel/random/uuid)"; head -c 4000 /dev/zero; } | sudo dd of="$dev" bs=4096 count=1 conv=sync,fsync status=none
+sudo rm -rf /var/lib/imgforge
+sudo sync`;
+
+const number = (flag: string, text: string): number => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw imgforgeError('BadFlag', { detail: `${flag} takes a whole number, not "${text}"` });
+  return n;
+};
 
 /** imgforge test <image|node>: boot it under QEMU and judge what the node reports against its plan. */
 export async function testCommand(target: string, opts: GlobalOptions & TestFlags, io: Io): Promise<number> {
   const diskBytes = parseBytes(opts.diskSize);
   if (diskBytes === undefined) throw imgforgeError('BadFlag', { detail: `--disk-size takes a size such as 16GiB, not "${opts.diskSize}"` });
-  const timeoutMs = Number(opts.timeout) * 1000;
-  if (!(timeoutMs > 0)) throw imgforgeError('BadFlag', { detail: `--timeout takes seconds, not "${opts.timeout}"` });
-  if (!['auto', 'kvm', 'tcg'].includes(opts.accel)) throw imgforgeError('BadFlag', { detail: `--accel takes auto, kvm or tcg, not "${opts.accel}"` });
+  const req = {
+    diskBytes, timeoutSeconds: number('--timeout', opts.timeout), firmware: opts.firmware, accel: opts.accel, killAt: opts.killAt,
+    plantStale: opts.plantStale, plantOsd: opts.plantOsd, sshKey: opts.sshKey, memoryMiB: number('--memory', opts.memory), cpus: number('--cpus', opts.cpus),
+  };
+  const { cluster } = await loadAndCheck(opts);
   let image = target;
   if (!existsSync(target)) {
-    let built = '';
     // A compact image (no --disk-size), so the first boot's layout stage does the partitioning.
-    const code = await buildCommand([target], { ...opts, diskSize: undefined, json: true, allowUnverified: false, force: false }, { out: (t) => { built += t; }, err: io.err });
-    if (code !== 0) return code;
-    image = (JSON.parse(built) as { artifacts: { image: string }[] }).artifacts[0]!.image;
+    const planned = await loadPlan(cluster, [target]);
+    const [built] = await buildAll(cluster, planned, {
+      out: opts.out, cacheDir: opts.cacheDir ?? defaultCacheDir(), base: opts.base, allowUnverified: false, epoch: sourceDateEpoch(),
+      version: VERSION, diskBytes: null, templates: await loadTemplates(), say: opts.json ? undefined : io.err, progressBar: false,
+    });
+    image = built!.image;
   }
   const manifestFile = image.replace(/\.img$/, '.manifest.json');
   if (!existsSync(manifestFile)) throw imgforgeError('ReadFailed', { path: manifestFile, detail: 'no manifest next to the image; build it with imgforge build' });
   const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { node: string };
-  const { cluster } = await loadAndCheck(opts);
   const node = cluster.nodes.find((n) => n.config.hostname === manifest.node);
   if (!node) throw imgforgeError('UnknownNode', { node: manifest.node, known: cluster.nodes.map((n) => n.config.hostname).join(', ') });
-  const bootable = node.profile.boot.firmware.filter((f): f is 'uefi' | 'bios' => f === 'uefi' || (f === 'bios' && node.profile.arch === 'amd64'));
-  if (bootable.length === 0) {
-    throw imgforgeError('Unsupported', { what: `Booting ${node.config.board} images in QEMU (they start from the board's own U-Boot and vendor kernel, which QEMU does not emulate; their seed and layout stage are the ones tested on x86 nodes)` });
-  }
-  const firmware = (opts.firmware ?? bootable[0]!) as 'uefi' | 'bios';
-  if (!bootable.includes(firmware)) throw imgforgeError('BadFlag', { detail: `--firmware ${opts.firmware}: ${node.config.board} images boot in QEMU by ${bootable.join(' or ')}` });
-  if (diskBytes < statSync(image).size) throw imgforgeError('BadFlag', { detail: '--disk-size must be at least the image size' });
-  const kvm = opts.accel === 'auto' ? kvmUsable(node.profile.arch) : opts.accel === 'kvm';
-  const ctx = seedContext(cluster, node);
-  let plant: { offsetBytes: number; data: Buffer } | undefined;
-  const raw = node.profile.layout.reserved.find((r) => r.format === 'raw');
-  if (opts.plantStale && raw) {
-    const root = probeBase(image).partitions.at(-1)!;
-    const placed = placePartitions(planLayout(node.profile.layout, diskBytes), root.firstLba, diskBytes / 512);
-    if (typeof placed !== 'string') plant = { offsetBytes: placed.find((p) => p.name === raw.name)!.firstLba * 512, data: staleSignature() };
-  }
+  const layout = probeBase(image);
+  const sshUser = cluster.config.users[0]?.name;
+  const plan = planVmTest(node, req, { kvm: kvmUsable(node.profile.arch) }, { sizeBytes: layout.sizeBytes, rootFirstLba: layout.partitions.at(-1)!.firstLba }, sshUser);
+  const sshPort = plan.plantOsd ? await freePort() : undefined;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   let result;
   try {
     result = await runVmTest({
-      image, arch: node.profile.arch, firmware, diskBytes, mac: node.config.mac ?? null, timeoutMs, kvm, keep: opts.keep,
-      plant, killAt: opts.killAt ? new RegExp(opts.killAt) : undefined, signal: abort.signal,
-      onLine: opts.json ? undefined : (b, l) => { if (/imgforge: (stage|layout|first boot)|Linux version|running '/.test(l.text)) io.err(`[${b} ${l.t.toFixed(1)}s] ${l.text}\n`); },
+      image, arch: node.profile.arch, firmware: plan.firmware, diskBytes: plan.diskBytes, mac: node.config.mac ?? null, timeoutMs: plan.timeoutMs,
+      kvm: plan.kvm, keep: opts.keep, memoryMiB: plan.memoryMiB, cpus: plan.cpus, killAt: plan.killAt, signal: abort.signal, sshPort,
+      plant: plan.plantStale ? { offsetBytes: plan.plantStale.offsetBytes, data: staleSignature() } : undefined,
+      afterFirstBoot: plan.plantOsd ? async () => { await sshRun({ host: '127.0.0.1', port: sshPort!, user: plan.plantOsd!.user, key: opts.sshKey! }, plantOsdScript(plan.plantOsd!.partition)); } : undefined,
+      onLine: opts.json ? undefined : (b, l) => { if (/Linux version|running '/.test(l.text)) io.err(`[${b} ${l.t.toFixed(1)}s] ${l.text}\n`); },
+      onEvent: opts.json ? undefined : (b, e) => { if (e.event.stage !== 'report') io.err(`[${b} ${e.t.toFixed(1)}s] ${e.event.stage} ${e.event.state}${e.event.msg ? `: ${e.event.msg}` : ''}\n`); },
     });
   } finally {
     process.removeListener('SIGINT', onSignal);
   }
   if (abort.signal.aborted) return 130;
-  const verdicts: (Verdict & { boot: string })[] = [];
-  const judge = (b: BootRecord, phase: string): void => {
-    const report = parseReport(b.lines.map((l) => l.text), phase);
-    if (!report) { verdicts.push({ boot: b.name, check: 'report', ok: false, detail: `no complete report (${b.outcome})` }); return; }
-    for (const v of judgeReport(ctx, node.profile.layout, report, STAGES, firmware)) verdicts.push({ boot: b.name, ...v });
-  };
-  const firstDone = result.boots.filter((b) => b.outcome === 'done').at(0);
-  const second = result.boots.find((b) => b.name === 'second boot');
-  if (firstDone && firstDone.name !== 'second boot') judge(firstDone, 'first-boot');
-  if (second) {
-    judge(second, 'boot');
-    const changed = second.lines.filter((l) => /imgforge: layout: (created|prepared|root grown)/.test(l.text));
-    verdicts.push({ boot: second.name, check: 'second boot changes nothing', ok: changed.length === 0 && second.lines.some((l) => /imgforge: layout: unchanged/.test(l.text)),
-      detail: changed.length ? changed.map((l) => l.text).join('; ') : 'layout unchanged' });
-  }
-  const failed = result.boots.find((b) => b.outcome !== 'done' && !(b.outcome === 'killed' && opts.killAt && b.name === 'first boot'));
-  if (failed) {
-    const stage = failed.lines.map((l) => /imgforge: stage (\S+) failed/.exec(l.text)?.[1]).find(Boolean);
-    verdicts.push({ boot: failed.name, check: 'boot', ok: false, detail: `${failed.outcome}${stage ? ` in stage ${stage}` : ''}; last lines:\n${failed.lines.slice(-15).map((l) => `      ${l.text}`).join('\n')}` });
-  }
+  const stages = planStages({ layout: node.profile.layout });
+  const verdicts = judgeBoots(seedContext(cluster, node), node.profile.layout, stages, plan, result.boots.map((b) => ({
+    name: b.name, outcome: b.outcome, events: b.events.map((e) => e.event), lastLines: b.lines.slice(-15).map((l) => l.text), hookError: b.hookError,
+  })));
   const ok = verdicts.length > 0 && verdicts.every((v) => v.ok);
-  const boots = result.boots.map((b) => ({ name: b.name, outcome: b.outcome, seconds: b.lines.at(-1)?.t ?? 0, timeline: timeline(b.lines) }));
+  const boots = result.boots.map((b) => ({ name: b.name, outcome: b.outcome, seconds: Math.max(b.lines.at(-1)?.t ?? 0, b.events.at(-1)?.t ?? 0), timeline: timeline(b.lines, b.events), rejected: b.rejected }));
   if (opts.json) {
-    io.out(json({ image, node: node.config.hostname, firmware, ok, boots, verdicts, kept: result.workDir }));
-  } else {
-    for (const b of boots) {
-      io.out(`${b.name}: ${b.outcome} after ${b.seconds.toFixed(1)} s\n`);
-      for (const e of b.timeline) io.out(`  ${e.t.toFixed(1).padStart(6)} s  ${e.event}\n`);
-    }
-    for (const v of verdicts) io.out(`${v.ok ? 'pass' : 'FAIL'}  ${v.boot}: ${v.check}: ${v.detail}\n`);
-    if (result.workDir) io.out(`kept ${result.workDir}\n`);
-    io.out(ok ? `${node.config.hostname}: passed\n` : `${node.config.hostname}: failed\n`);
+    io.out(json({ image, node: node.config.hostname, firmware: plan.firmware, ok, boots, verdicts, kept: result.workDir }));
+    return ok ? 0 : 1;
   }
+  for (const b of boots) {
+    io.out(`${b.name}: ${b.outcome} after ${b.seconds.toFixed(1)} s\n`);
+    for (const e of b.timeline) io.out(`  ${e.t.toFixed(1).padStart(6)} s  ${e.event}\n`);
+    for (const r of b.rejected) io.out(`  (not an event: ${r})\n`);
+  }
+  for (const v of verdicts) io.out(`${v.ok ? 'pass' : 'FAIL'}  ${v.boot}: ${v.check}: ${v.detail}\n`);
+  if (result.workDir) io.out(`kept ${result.workDir}\n`);
+  io.out(ok ? `${node.config.hostname}: passed\n` : `${node.config.hostname}: failed\n`);
   return ok ? 0 : 1;
 }

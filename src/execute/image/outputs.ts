@@ -1,15 +1,37 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { open, readdir, rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createZstdCompress } from 'node:zlib';
 import { xzCompress } from '../../tools/xz.ts';
 import { imgforgeError } from '../../errors/error.ts';
 import { formatBytes } from '../../util/size.ts';
 
+const TEMP = /^\.(.+)\.tmp-(\d+)$/;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
- * Files of one build that exist only under temporary names until every one is complete; then
- * they are renamed into place together. On failure or Ctrl-C they are removed, so nothing is
- * ever left under a final name half-written.
+ * Files of one build that exist only under temporary names until every one is complete. Then
+ * each is synced to disk, all are renamed into place (the manifest last: a manifest under its
+ * final name means its image is whole) and the folder is synced. On failure or Ctrl-C they are
+ * removed, so nothing is ever left under a final name half-written.
  */
 export class PendingOutputs {
   readonly #pending = new Map<string, string>(); // temp -> final
@@ -26,7 +48,10 @@ export class PendingOutputs {
   }
 
   async commit(): Promise<void> {
-    for (const [tmp, final] of this.#pending) await rename(tmp, final);
+    const entries = [...this.#pending].sort(([, a], [, b]) => Number(a.endsWith('.manifest.json')) - Number(b.endsWith('.manifest.json')));
+    for (const [tmp] of entries) await fsyncPath(tmp);
+    for (const [tmp, final] of entries) await rename(tmp, final);
+    for (const dir of new Set(entries.map(([, f]) => dirname(f)))) await fsyncPath(dir);
     this.#pending.clear();
   }
 
@@ -40,6 +65,17 @@ export class PendingOutputs {
     for (const tmp of this.#pending.keys()) {
       try { process.getBuiltinModule('node:fs').rmSync(tmp, { force: true }); } catch { /* best effort */ }
     }
+  }
+
+  /**
+   * Remove the temporaries an earlier build left when it was killed (kill -9 runs no handler):
+   * ".<name>.tmp-<pid>" whose process is gone. A build still running keeps its own.
+   */
+  async sweep(dir: string): Promise<string[]> {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const gone = names.filter((n) => { const m = TEMP.exec(n); return m !== null && !alive(Number(m[2])); });
+    for (const n of gone) await rm(join(dir, n), { force: true });
+    return gone;
   }
 }
 
