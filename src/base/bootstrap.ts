@@ -18,6 +18,8 @@ export interface BootstrapSpec {
   readonly packages: readonly string[];
   /** Firmware the image must boot from: UEFI always; legacy BIOS adds GRUB's i386-pc chain (amd64, grub-pc-bin). */
   readonly bios: boolean;
+  /** The root file system's size when it should exceed what its contents need. */
+  readonly rootBytes?: number | undefined;
 }
 
 const MIB = 2 ** 20;
@@ -32,7 +34,7 @@ const GRUB_MODULES = ['part_gpt', 'ext2', 'fat', 'search', 'search_fs_uuid', 'li
 const GRUB_BIOS_MODULES = ['biosdisk', ...GRUB_MODULES.filter((m) => m !== 'fat' && m !== 'all_video')];
 
 /** Bump when the recipe below changes, so cached bases built the old way are not reused. */
-const RECIPE = 2;
+const RECIPE = 3;
 
 /** Bytes a tree needs on ext4: file sizes rounded up to 4 KiB blocks, plus a block per entry. */
 async function du(dir: string): Promise<number> {
@@ -71,7 +73,7 @@ export async function bootstrapBase(spec: BootstrapSpec, opts: { cacheDir: strin
     await mmdebstrap({ ...spec, dir: tree, customizeHook: hook });
 
     const used = await du(tree);
-    const rootBytes = Math.ceil((used * 1.25 + 256 * MIB) / MIB) * MIB;
+    const rootBytes = Math.ceil(Math.max(used * 1.25 + 256 * MIB, spec.rootBytes ?? 0) / MIB) * MIB;
     // Ubuntu's hybrid layout: p14 BIOS boot, p15 ESP, root last.
     const biosFirst = 2048, biosSectors = spec.bios ? BIOS_BOOT_BYTES / 512 : 0;
     const espFirst = biosFirst + biosSectors, espSectors = ESP_BYTES / 512;

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -76,5 +76,18 @@ export async function fetchBase(src: BaseSource, opts: FetchOptions): Promise<Ba
   }
   const raw = join(opts.cacheDir, 'raw', `${sha256}.img`);
   if (!(await exists(raw))) await toRawImage(blob, raw);
+  // Which verified file this URL gave, so `imgforge plan` can find it again without the network.
+  if (expected) {
+    await mkdir(join(opts.cacheDir, 'urls'), { recursive: true, mode: 0o700 });
+    await writeFile(join(opts.cacheDir, 'urls', urlKey(src.url)), expected, { mode: 0o600 });
+  }
   return { raw, sha256: sha256!, verified: expected !== undefined };
+}
+
+/** A verified base this URL gave before, already converted, if the cache holds one. */
+export async function cachedBase(src: BaseSource, cacheDir: string): Promise<Base | undefined> {
+  const sha256 = src.sha256 ?? (await readFile(join(cacheDir, 'urls', urlKey(src.url)), 'utf8').catch(() => '')).trim();
+  if (!/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+  const raw = join(cacheDir, 'raw', `${sha256}.img`);
+  return (await exists(raw)) ? { raw, sha256, verified: true } : undefined;
 }

@@ -3,8 +3,7 @@ import { loadCluster, type Cluster } from '../config/index.ts';
 import { loadCompatibility } from '../check/compat.ts';
 import { checkCluster, type CheckReport } from '../check/index.ts';
 import { loadTemplates } from '../render/templates.ts';
-import { planCluster, type PlanResult } from '../plan/index.ts';
-import type { BundleSource } from '../plan/seed.ts';
+import { planCluster, type PlanInputs, type PlanResult } from '../plan/index.ts';
 import { loadRuntime } from '../render/runtime.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -39,6 +38,11 @@ export async function loadAndCheck(opts: GlobalOptions): Promise<{ cluster: Clus
   return { cluster, report };
 }
 
-export async function loadPlan(cluster: Cluster, targets: readonly string[], bundleSources?: readonly BundleSource[]): Promise<PlanResult> {
-  return planCluster(cluster, targets, { templates: await loadTemplates(), runtime: await loadRuntime(), version: VERSION, bundleSources });
+/** What planning reads besides the config: the templates and the node runtime shipped with imgforge. */
+export async function planInputs(extra: Partial<PlanInputs> = {}): Promise<PlanInputs> {
+  return { templates: await loadTemplates(), runtime: await loadRuntime(), version: VERSION, ...extra };
+}
+
+export async function loadPlan(cluster: Cluster, targets: readonly string[], extra: Partial<PlanInputs> = {}): Promise<PlanResult> {
+  return planCluster(cluster, targets, await planInputs(extra));
 }

@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { imgforgeError, isImgforgeError } from '../errors/error.ts';
 import type { BuildFlags } from './commands/build.ts';
+import type { PlanFlags } from './commands/plan.ts';
 import type { TestFlags } from './commands/test.ts';
 import { VERSION, type GlobalOptions } from './context.ts';
 import { errorJson, formatBug, formatError, json, processIo, type Io } from './output.ts';
@@ -43,11 +44,14 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--force', 'render even when check finds errors', false)
     .option('--json', 'machine-readable output')
     .action(async (node: string, _o, cmd: Command) => done(await (await commands.render()).renderCommand(node, { ...globals(cmd), ...cmd.opts<{ out: string; force: boolean; bundleUrl?: string }>() }, io)));
-  cli.command('plan').description('print the resolved plan for the targets (node hostnames or board names; default all)')
+  cli.command('plan').description('print the resolved plan for the targets (node hostnames or board names; default all): stages, bundle, seed, and the image\'s partition table once its base is cached')
     .argument('[targets...]', 'node hostnames or board profile names')
     .option('--force', 'plan even when check finds errors', false)
+    .option('--base <file|url>', 'plan the image from this base instead of the profile\'s')
+    .option('--disk-size <size>', 'plan the final partition table for a disk of this size, as build --disk-size writes it')
+    .option('--cache-dir <dir>', 'where bases are cached (default: $XDG_CACHE_HOME/imgforge)')
     .option('--json', 'machine-readable output')
-    .action(async (targets: string[], _o, cmd: Command) => done(await (await commands.plan()).planCommand(targets, { ...globals(cmd), ...cmd.opts<{ force: boolean }>() }, io)));
+    .action(async (targets: string[], _o, cmd: Command) => done(await (await commands.plan()).planCommand(targets, { ...globals(cmd), ...cmd.opts<PlanFlags>() }, io)));
   cli.command('build').description('build flashable images for the targets (node hostnames or board names; default all)')
     .argument('[targets...]', 'node hostnames or board profile names')
     .option('-o, --out <dir>', 'output folder', 'dist')

@@ -185,6 +185,12 @@ export const catalogue = {
     message: (a) => `${a.path}: ${a.detail}`,
     hint: () => 'Check that the file is a complete disk image of the board\'s base (see `imgforge profiles`).',
   }),
+  ImageInvalid: entry<{ path: string; check: string; detail: string }>({
+    category: 'assembly',
+    title: 'The image failed its own checks',
+    message: (a) => `${a.path} was assembled but ${a.check} found problems: ${a.detail}`,
+    hint: () => 'Nothing was written under a final name. This points at the base or at imgforge; run again with --debug and report it with the output.',
+  }),
   Unsupported: entry<{ what: string }>({
     category: 'unsupported',
     title: 'Not supported yet',

@@ -98,7 +98,7 @@ export async function runVmTest(opts: VmTestOptions): Promise<{ boots: BootRecor
     await writeFile(join(work, 'qemu.args'), `${qemuArgs(spec('first boot')).join('\n')}\n`);
     const once = async (name: BootName, extra: { killWhen?: RegExp | undefined; beforePowerOff?: (() => Promise<void>) | undefined } = {}): Promise<BootRecord> => {
       const r = await boot(spec(name), {
-        timeoutMs: opts.timeoutMs, doneOn: reported, giveUpOn: refused, graceMs: 5_000, ...extra,
+        timeoutMs: opts.timeoutMs, doneOn: reported, giveUpOn: refused, ...extra,
         // cloud-init's last words on every boot: if imgforge has said nothing by then and for a while after, nothing will come.
         giveUpWhen: /Cloud-init v\. \S+ finished at/, signal: opts.signal,
         onLine: (l) => opts.onLine?.(name, l), onEvent: (e) => opts.onEvent?.(name, e),

@@ -35,10 +35,11 @@ export interface BootOptions {
   readonly doneWhen?: RegExp | undefined;
   /** Work for the running node once done (a command over SSH), before it is powered off. */
   readonly beforePowerOff?: (() => Promise<void>) | undefined;
-  /** A failure after which nothing more will come: power off graceMs later, if doneOn has not fired. */
+  /** A failure after which nothing more will come: power off 5 s later, if doneOn has not fired. */
   readonly giveUpOn?: ((e: Event) => boolean) | undefined;
-  /** The same for a console line (cloud-init's last words, when imgforge never started). */
+  /** A console line after which only a little more can come (cloud-init's last words): power off graceMs later. */
   readonly giveUpWhen?: RegExp | undefined;
+  /** @default 240000 */
   readonly graceMs?: number | undefined;
   /** Cut the power (SIGKILL) at the first console line matching this, to test crash safety. */
   readonly killWhen?: RegExp | undefined;
@@ -84,7 +85,14 @@ export async function boot(vm: VmSpec, opts: BootOptions): Promise<BootResult> {
   const onAbort = (): void => cut('killed');
   opts.signal?.addEventListener('abort', onAbort);
   let grace: NodeJS.Timeout | undefined;
-  const giveUp = (): void => { grace ??= setTimeout(() => finish('exited'), opts.graceMs ?? 240_000); };
+  const giveUp = (ms: number): void => {
+    if (grace && ms >= graceLeft()) return;
+    clearTimeout(grace);
+    graceEnds = performance.now() + ms;
+    grace = setTimeout(() => finish('exited'), ms);
+  };
+  let graceEnds = Infinity;
+  const graceLeft = (): number => graceEnds - performance.now();
 
   // The event port is a file QEMU appends to (-chardev file): read what is new, line by line.
   const splitter = new LineSplitter();
@@ -106,7 +114,7 @@ export async function boot(vm: VmSpec, opts: BootOptions): Promise<BootResult> {
             events.push(got);
             opts.onEvent?.(got);
             if (opts.doneOn?.(event)) finish('done', opts.beforePowerOff);
-            else if (opts.giveUpOn?.(event)) giveUp();
+            else if (opts.giveUpOn?.(event)) giveUp(5_000);
           }
         }
       }
@@ -127,7 +135,7 @@ export async function boot(vm: VmSpec, opts: BootOptions): Promise<BootResult> {
       opts.onLine?.(line);
       if (opts.killWhen?.test(line.text)) cut('killed');
       else if (opts.doneWhen?.test(line.text)) finish('done', opts.beforePowerOff);
-      else if (opts.giveUpWhen?.test(line.text)) giveUp();
+      else if (opts.giveUpWhen?.test(line.text)) giveUp(opts.graceMs ?? 240_000);
     }
     await ended;
     await finishing;

@@ -165,3 +165,30 @@ export function planImage(args: {
     edits: { remove: profile.base.quirks.removeFiles, empty: ['/etc/machine-id'] },
   };
 }
+
+/** The image as plan and manifest print it: every partition with its sectors, bytes and GUIDs. */
+export function describeImage(image: ImagePlan): ImageTable {
+  return {
+    sizeBytes: image.sizeBytes,
+    diskGuid: image.diskGuid,
+    partitions: image.partitions.map((p) => ({
+      number: p.number, role: p.role, name: p.name, type: p.typeGuid, guid: p.uniqueGuid, firstLba: p.firstLba, lastLba: p.lastLba,
+      offsetBytes: p.firstLba * SECTOR_BYTES, bytes: (p.lastLba - p.firstLba + 1) * SECTOR_BYTES, attributes: `0x${p.attributes.toString(16).padStart(16, '0')}`,
+    })),
+    keepBootArea: image.bootArea,
+    keepBootCode: image.keepBootCode,
+    edits: image.edits,
+  };
+}
+
+export interface ImageTable {
+  readonly sizeBytes: number;
+  readonly diskGuid: string;
+  readonly partitions: readonly {
+    readonly number: number; readonly role: Role; readonly name: string; readonly type: string; readonly guid: string;
+    readonly firstLba: number; readonly lastLba: number; readonly offsetBytes: number; readonly bytes: number; readonly attributes: string;
+  }[];
+  readonly keepBootArea: ImagePlan['bootArea'];
+  readonly keepBootCode: boolean;
+  readonly edits: ImagePlan['edits'];
+}

@@ -4,6 +4,8 @@ import type { RuntimeSet } from '../render/runtime.ts';
 import type { TemplateSet } from '../render/templates.ts';
 import { nodeTree, packBundle, type Bundle } from './bundle.ts';
 import { seedContext } from './context.ts';
+import type { BaseLayout } from '../image/probe.ts';
+import { describeImage, planImage, type ImagePlan, type ImageTable } from './image.ts';
 import { planLayout, type LayoutPlan } from './layout.ts';
 import { nodeDoc } from './node-doc.ts';
 import { renderSeed, sha256, type BundleSource, type SeedFile } from './seed.ts';
@@ -23,6 +25,11 @@ export interface NodePlan {
   readonly tuning: ResolvedNode['profile']['tuning'];
   /** The first-boot stage graph, in an order that respects every requirement. */
   readonly stages: readonly StagePlan[];
+  /**
+   * The partition table the build writes, when the base was read (in the cache, or --base): the
+   * same function of the same facts as the build's. Null until the base has been fetched.
+   */
+  readonly image: { readonly base: { readonly source: string; readonly sha256: string; readonly verified: boolean }; readonly table: ImageTable } | null;
   /** The node bundle the seed pins: every file the node receives. */
   readonly bundle: { readonly sha256: string; readonly bytes: number; readonly files: number; readonly sources: readonly BundleSource[] };
   readonly seed: {
@@ -47,6 +54,20 @@ export interface PlanInputs {
   readonly version: string;
   /** Where nodes fetch their bundle, in order; default the seed's own CIDATA file system. */
   readonly bundleSources?: readonly BundleSource[];
+  /** What was read of each node's base, by hostname: its image is planned when present. */
+  readonly bases?: ReadonlyMap<string, BaseFacts>;
+  /** The target disk's size when the image is to carry the final table (build --disk-size); null for a compact image. */
+  readonly diskBytes?: number | null;
+}
+
+/** A base as read: where it is, what it is, its partitions, and the sizes of the profile's boot blobs. */
+export interface BaseFacts {
+  readonly path: string;
+  readonly source: string;
+  readonly sha256: string;
+  readonly verified: boolean;
+  readonly layout: BaseLayout;
+  readonly blobBytes: readonly number[];
 }
 
 export interface PlanResult {
@@ -54,6 +75,8 @@ export interface PlanResult {
   /** Seed files by hostname (the bundle among them), for `render` and the image build. */
   readonly seeds: ReadonlyMap<string, readonly SeedFile[]>;
   readonly bundles: ReadonlyMap<string, Bundle>;
+  /** The image each node's build writes, when its base was read. */
+  readonly images: ReadonlyMap<string, ImagePlan>;
 }
 
 /** Pure: the same cluster and inputs give the same plan, byte for byte. */
@@ -63,6 +86,7 @@ export async function planCluster(cluster: Cluster, targets: readonly string[], 
   const sources = inputs.bundleSources ?? ['cidata'];
   const seeds = new Map<string, readonly SeedFile[]>();
   const bundles = new Map<string, Bundle>();
+  const images = new Map<string, ImagePlan>();
   const nodes: NodePlan[] = [];
   for (const n of selectNodes(cluster, targets)) {
     const ctx = seedContext(cluster, n);
@@ -73,6 +97,10 @@ export async function planCluster(cluster: Cluster, targets: readonly string[], 
     seeds.set(n.config.hostname, files);
     bundles.set(n.config.hostname, bundle);
     const meta = files.find((f) => f.name === 'meta-data')!.content as string;
+    const base = inputs.bases?.get(n.config.hostname);
+    const image = base ? planImage({ cluster: cluster.config.cluster.name, node: n.config.hostname, basePath: base.path, base: base.layout, profile: p,
+      diskBytes: inputs.diskBytes ?? null, blobBytes: base.blobBytes }) : undefined;
+    if (image) images.set(n.config.hostname, image);
     nodes.push({
       hostname: n.config.hostname,
       role: n.config.role,
@@ -85,6 +113,7 @@ export async function planCluster(cluster: Cluster, targets: readonly string[], 
       layout: planLayout(p.layout, n.diskSize ?? null),
       tuning: p.tuning,
       stages,
+      image: image && base ? { base: { source: base.source, sha256: base.sha256, verified: base.verified }, table: describeImage(image) } : null,
       bundle: { sha256: bundle.sha256, bytes: bundle.tar.length, files: bundle.files.length, sources },
       seed: {
         instanceId: /instance-id: "?([^"\n]+)"?/.exec(meta)![1]!,
@@ -94,6 +123,6 @@ export async function planCluster(cluster: Cluster, targets: readonly string[], 
   }
   return {
     plan: { imgforge: inputs.version, cluster: cluster.config.cluster.name, kubernetesVersion: cluster.config.cluster.kubernetesVersion, targets: [...targets], nodes },
-    seeds, bundles,
+    seeds, bundles, images,
   };
 }

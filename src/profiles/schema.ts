@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Layout, LayoutPatch } from '../config/schema/layout.ts';
-import { AbsolutePath } from '../config/schema/primitives.ts';
+import { AbsolutePath, Bytes } from '../config/schema/primitives.ts';
 
 export const Arch = z.enum(['amd64', 'arm64']);
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
@@ -40,6 +40,11 @@ const Bootstrap = z.strictObject({
   mirror: Url,
   /** Packages beyond the minimal base: kernel, cloud-init, bootloader. */
   packages: z.array(z.string()).default([]),
+  /**
+   * Size of the root file system, when it should be larger than its contents need (they take
+   * a quarter more, plus 256 MiB): e.g. "3.5GiB" for the size of Ubuntu's cloud image.
+   */
+  rootSize: Bytes.optional(),
 });
 
 export const Base = z.strictObject({

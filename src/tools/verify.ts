@@ -1,12 +1,13 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { imgforgeError } from '../errors/error.ts';
 import { run, TOOLS } from './run.ts';
 
 /** sgdisk -v: GPT headers, CRCs, overlaps and the backup's place; throws unless it finds no problems. */
 export async function sgdiskVerify(image: string): Promise<string> {
   const { stdout } = await run(TOOLS.sgdisk, ['-v', image], { env: { LC_ALL: 'C' } });
-  if (!/No problems found/.test(stdout)) throw new Error(`sgdisk -v: ${stdout.trim().split('\n').slice(-4).join(' | ')}`);
+  if (!/No problems found/.test(stdout)) throw imgforgeError('ImageInvalid', { path: image, check: 'sgdisk -v', detail: stdout.trim().split('\n').slice(-4).join(' | ') });
   return stdout;
 }
 

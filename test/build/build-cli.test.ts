@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, listFiles, requireTool, ROOT, tempDir } from '../helpers.ts';
 import { ubuntuLikeBase } from '../fixtures/bases.ts';
@@ -97,6 +97,45 @@ test('Ctrl-C during a build leaves nothing under a final name and no temporary f
   assert.ok(left.every((f) => f.startsWith('n1')), `only the finished node's files remain: ${left.join(', ')}`);
   assert.ok(!left.some((f) => f.includes('.tmp-')), 'no temporary files');
   assert.deepEqual(left.sort(), ['n1.img', 'n1.img.bmap', 'n1.img.sha256', 'n1.manifest.json']);
+});
+
+test('kill -9 leaves a work folder behind; the next build into that folder removes it, and two builds at once each keep their own', async () => {
+  if (!['sgdisk', 'mkfs.fat', 'debugfs'].every(requireTool)) return;
+  const dir = tempDir();
+  const base = ubuntuLikeBase(dir, 240);
+  const out = join(dir, 'out');
+  const args = ['--config', join(ROOT, 'test/fixtures/minimal.config.mjs'), 'build', '--base', base, '--out', out, '--cache-dir', join(dir, 'cache')];
+  const child = spawn(process.execPath, [join(ROOT, 'bin/imgforge.js'), ...args, 'n1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  let stderr = '';
+  await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (/n1: assemble/.test(stderr)) { child.kill('SIGKILL'); resolve(); } }));
+  await exited;
+  assert.deepEqual(readdirSync(out), [`.imgforge-build-${child.pid}`], 'kill -9 runs no handler');
+  const [a, b] = await Promise.all([1, 2].map(() => new Promise<number | null>((resolve) => {
+    spawn(process.execPath, [join(ROOT, 'bin/imgforge.js'), ...args, 'n2'], { stdio: 'ignore' }).on('exit', resolve);
+  })));
+  assert.deepEqual([a, b], [0, 0]);
+  assert.deepEqual(readdirSync(out).sort(), ['n2.img', 'n2.img.bmap', 'n2.img.sha256', 'n2.manifest.json'], 'the dead build\'s folder is gone, the live ones cleaned up after themselves');
+});
+
+test('an image that fails its own checks is exit 7 ("image assembly"), with nothing under a final name', async () => {
+  if (!['sgdisk', 'mkfs.fat', 'debugfs'].every(requireTool)) return;
+  const dir = tempDir();
+  const base = ubuntuLikeBase(dir, 240);
+  // An e2fsck that finds the root file system damaged, as it would a base damaged by the assembly.
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'e2fsck'), '#!/bin/sh\necho "root: Inode 12 has illegal blocks." >&2\nexit 4\n', { mode: 0o755 });
+  const old = process.env['PATH'];
+  process.env['PATH'] = `${bin}:${old}`;
+  try {
+    const r = await cli(['--config', join(ROOT, 'test/fixtures/minimal.config.mjs'), 'build', 'n1', '--base', base, '--out', join(dir, 'out'), '--cache-dir', join(dir, 'cache')]);
+    assert.equal(r.code, 7, r.stderr);
+    assert.match(r.stderr, /The image failed its own checks: .*n1\.img was assembled but e2fsck -fn on root found problems: e2fsck exited with status 4: root: Inode 12 has illegal blocks\./);
+    assert.deepEqual(listFiles(join(dir, 'out')), []);
+  } finally {
+    process.env['PATH'] = old;
+  }
 });
 
 test('a local --base is hashed once while unchanged, and again as soon as it changes', async () => {

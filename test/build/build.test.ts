@@ -23,7 +23,7 @@ function readRange(path: string, offset: number, length: number): Buffer {
 }
 const run = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
 
-interface Part { node: string; start: number; size: number; name: string }
+interface Part { node: string; start: number; size: number; name: string; uuid: string }
 function partitions(image: string): Part[] {
   const table = JSON.parse(run('sfdisk', ['--json', image])) as { partitiontable: { partitions: Part[] } };
   return table.partitiontable.partitions;
@@ -57,6 +57,21 @@ describe('build from an Ubuntu-cloud-image-shaped base (GPT)', { concurrency: fa
     assert.equal(m.base.sha256, sha(base));
     assert.equal(m.image.sha256, sha(join(out, 'n1.img')));
     assert.match(m.seed.instanceId, /^iid-n1-[0-9a-f]{16}$/);
+  });
+
+  test('plan --base prints the table build wrote: the same partitions, sectors and GUIDs as the manifest and the disk', async () => {
+    const r = await cli(['--config', MINIMAL, 'plan', 'n1', '--base', base, '--cache-dir', join(dir, 'cache'), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const planned = (JSON.parse(r.stdout) as { nodes: { image: { base: { sha256: string }; table: { partitions: { number: number; firstLba: number; lastLba: number; guid: string }[] } } }[] }).nodes[0]!.image;
+    const m = JSON.parse(readFileSync(join(out, 'n1.manifest.json'), 'utf8')) as { image: Record<string, unknown>; base: { sha256: string } };
+    const { sha256: _s, mappedBytes: _m, ...table } = m.image;
+    assert.deepEqual(planned.table, table);
+    assert.equal(planned.base.sha256, m.base.sha256);
+    const onDisk = partitions(join(out, 'n1.img'));
+    assert.deepEqual(planned.table.partitions.map((p) => [p.firstLba, p.lastLba, p.guid.toUpperCase()]), onDisk.sort((a, b) => a.start - b.start).map((p) => [p.start, p.start + p.size - 1, p.uuid.toUpperCase()]));
+    // Without the base at hand, plan says so instead of guessing.
+    const none = await cli(['--config', MINIMAL, 'plan', 'n1', '--cache-dir', join(dir, 'empty-cache')]);
+    assert.match(none.stdout, /image: its base is not in the cache yet/);
   });
 
   test('passes sgdisk -v, fsck.fat -n on CIDATA and e2fsck -fn on root', () => {

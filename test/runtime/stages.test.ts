@@ -83,8 +83,11 @@ test('complete: ok when every stage succeeded this boot; otherwise a fail naming
   assert.equal(rig.events().at(-1)!.msg, 'failed or not run: layout (ActiveState=failed Result=exit-code) prepare (ActiveState=inactive Result=success)');
 });
 
-test('run-stage: no node data, an unknown stage and a timeout are fail events, not silence', () => {
+test('run-stage: no node data, an unknown stage and a timeout are fail events, not silence; a plain stop says nothing', () => {
   const rig = new Rig();
+  // ExecStopPost= at every shutdown, even with the node's data gone.
+  assert.equal(rig.run(['sh', `${process.cwd()}/runtime/usr/local/lib/imgforge/run-stage`, '--post', 'layout'], { SERVICE_RESULT: 'success' }).status, 0);
+  assert.deepEqual(rig.events(), []);
   assert.equal(rig.stage('layout').status, 1);
   assert.match(rig.events().at(-1)!.msg!, /no node data at .*node\.env/);
   rig.installNode(VM1_DOC);

@@ -3,8 +3,7 @@ import { defaultCacheDir } from '../../base/fetch.ts';
 import { buildAll } from '../../execute/build-all.ts';
 import { parseBytes, formatBytes } from '../../util/size.ts';
 import { json, type Io } from '../output.ts';
-import { loadTemplates } from '../../render/templates.ts';
-import { loadAndCheck, loadPlan, sourceDateEpoch, VERSION, type GlobalOptions } from '../context.ts';
+import { loadAndCheck, planInputs, sourceDateEpoch, VERSION, type GlobalOptions } from '../context.ts';
 
 export interface BuildFlags {
   readonly out: string;
@@ -22,10 +21,9 @@ export async function buildCommand(targets: string[], opts: GlobalOptions & Buil
   if (opts.diskSize !== undefined && diskSize === undefined) throw imgforgeError('BadFlag', { detail: `--disk-size takes a size such as 1TB or 64GiB, not "${opts.diskSize}"` });
   const { cluster, report } = await loadAndCheck(opts);
   if (!report.ok && !opts.force) throw imgforgeError('Findings', { errors: report.errors });
-  const planned = await loadPlan(cluster, targets);
-  const artifacts = await buildAll(cluster, planned, {
+  const artifacts = await buildAll(cluster, targets, {
     out: opts.out, cacheDir: opts.cacheDir ?? defaultCacheDir(), base: opts.base, allowUnverified: opts.allowUnverified,
-    compress: opts.compress, epoch: sourceDateEpoch(), version: VERSION, diskBytes: diskSize ?? null, templates: await loadTemplates(),
+    compress: opts.compress, epoch: sourceDateEpoch(), version: VERSION, diskBytes: diskSize ?? null, inputs: await planInputs(),
     say: opts.json ? undefined : io.err, progressBar: !opts.json && process.stderr.isTTY === true,
   });
   if (opts.json) io.out(json({ artifacts }));

@@ -11,7 +11,7 @@ export async function renderCommand(node: string, opts: GlobalOptions & { out: s
     throw imgforgeError('UnknownNode', { node, known: cluster.nodes.map((n) => n.config.hostname).join(', ') });
   }
   if (!report.ok && !opts.force) throw imgforgeError('Findings', { errors: report.errors });
-  const { plan, seeds, bundles } = await loadPlan(cluster, [node], opts.bundleUrl ? [opts.bundleUrl as BundleSource] : undefined);
+  const { plan, seeds, bundles } = await loadPlan(cluster, [node], opts.bundleUrl ? { bundleSources: [opts.bundleUrl as BundleSource] } : {});
   const files = seeds.get(node)!;
   const nodePlan = plan.nodes[0]!;
   // tree/: every file the node receives, at its path on the node, so a user can read exactly what it gets.

@@ -8,12 +8,11 @@ import { seedContext } from '../../plan/context.ts';
 import { judgeBoots } from '../../plan/judge-boots.ts';
 import { planStages } from '../../plan/stages.ts';
 import { planVmTest } from '../../plan/vm-test.ts';
-import { loadTemplates } from '../../render/templates.ts';
 import { kvmUsable } from '../../tools/qemu.ts';
 import { freePort, sshRun } from '../../tools/ssh.ts';
 import { parseBytes } from '../../util/size.ts';
 import { json, type Io } from '../output.ts';
-import { loadAndCheck, loadPlan, sourceDateEpoch, VERSION, type GlobalOptions } from '../context.ts';
+import { loadAndCheck, planInputs, sourceDateEpoch, VERSION, type GlobalOptions } from '../context.ts';
 
 export interface TestFlags {
   readonly diskSize: string;
@@ -68,10 +67,9 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   let image = target;
   if (!existsSync(target)) {
     // A compact image (no --disk-size), so the first boot's layout stage does the partitioning.
-    const planned = await loadPlan(cluster, [target]);
-    const [built] = await buildAll(cluster, planned, {
+    const [built] = await buildAll(cluster, [target], {
       out: opts.out, cacheDir: opts.cacheDir ?? defaultCacheDir(), base: opts.base, allowUnverified: false, epoch: sourceDateEpoch(),
-      version: VERSION, diskBytes: null, templates: await loadTemplates(), say: opts.json ? undefined : io.err, progressBar: false,
+      version: VERSION, diskBytes: null, inputs: await planInputs(), say: opts.json ? undefined : io.err, progressBar: false,
     });
     image = built!.image;
   }

@@ -1,13 +1,14 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { open, readdir, rename, rm, statfs, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createZstdCompress } from 'node:zlib';
 import { xzCompress } from '../../tools/xz.ts';
 import { imgforgeError } from '../../errors/error.ts';
 import { formatBytes } from '../../util/size.ts';
 
-const TEMP = /^\.(.+)\.tmp-(\d+)$/;
+/** A build's folder for its unfinished outputs, inside the output folder (so renames stay on one file system). */
+const WORK = /^\.imgforge-build-(\d+)$/;
 
 const alive = (pid: number): boolean => {
   try {
@@ -28,17 +29,20 @@ async function fsyncPath(path: string): Promise<void> {
 }
 
 /**
- * Files of one build that exist only under temporary names until every one is complete. Then
- * each is synced to disk, all are renamed into place (the manifest last: a manifest under its
- * final name means its image is whole) and the folder is synced. On failure or Ctrl-C they are
- * removed, so nothing is ever left under a final name half-written.
+ * Files of one build that live in a hidden work folder of the output folder until every one is
+ * complete. Then each is synced to disk, all are renamed into place (the manifest last: a
+ * manifest under its final name means its image is whole) and the folder is synced. On failure
+ * or Ctrl-C the work folder is removed, and with it anything still being written: a write that
+ * was under way when the signal came finds no folder to write into.
  */
 export class PendingOutputs {
   readonly #pending = new Map<string, string>(); // temp -> final
+  #work: string | undefined;
 
   temp(final: string): string {
-    const dir = final.slice(0, final.lastIndexOf('/') + 1);
-    const tmp = `${dir}.${final.slice(dir.length)}.tmp-${process.pid}`;
+    this.#work ??= join(dirname(final), `.imgforge-build-${process.pid}`);
+    mkdirSync(this.#work, { recursive: true, mode: 0o700 });
+    const tmp = join(this.#work, basename(final));
     this.#pending.set(tmp, final);
     return tmp;
   }
@@ -56,25 +60,29 @@ export class PendingOutputs {
   }
 
   async discard(): Promise<void> {
-    for (const tmp of this.#pending.keys()) await rm(tmp, { force: true });
+    if (this.#work) await rm(this.#work, { recursive: true, force: true });
     this.#pending.clear();
   }
 
+  /** From a signal handler, where awaiting is not possible. */
   discardSync(): void {
-    // Used from a signal handler, where awaiting is not possible.
-    for (const tmp of this.#pending.keys()) {
-      try { process.getBuiltinModule('node:fs').rmSync(tmp, { force: true }); } catch { /* best effort */ }
-    }
+    if (this.#work) rmSync(this.#work, { recursive: true, force: true });
+    this.#pending.clear();
+  }
+
+  /** At the end of a build: the (empty) work folder goes. */
+  async close(): Promise<void> {
+    await this.discard();
   }
 
   /**
-   * Remove the temporaries an earlier build left when it was killed (kill -9 runs no handler):
-   * ".<name>.tmp-<pid>" whose process is gone. A build still running keeps its own.
+   * Remove what builds killed without a chance to clean up (kill -9 runs no handler) left in
+   * this folder: work folders whose process is gone. A build still running keeps its own.
    */
   async sweep(dir: string): Promise<string[]> {
     const names = await readdir(dir).catch(() => [] as string[]);
-    const gone = names.filter((n) => { const m = TEMP.exec(n); return m !== null && !alive(Number(m[2])); });
-    for (const n of gone) await rm(join(dir, n), { force: true });
+    const gone = names.filter((n) => { const m = WORK.exec(n); return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1])); });
+    for (const n of gone) await rm(join(dir, n), { recursive: true, force: true });
     return gone;
   }
 }
