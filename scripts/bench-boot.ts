@@ -4,7 +4,7 @@
 // Power-on to imgforge's "complete" event (every first-boot stage done, cloud-init finished)
 // against power-on to a bare runcmd marker. Results go to docs/bench-boot.md.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

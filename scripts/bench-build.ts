@@ -20,7 +20,6 @@ import { nobleBase } from './bench/noble-base.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MIB = 2 ** 20;
 const GIB = 2 ** 30;
-const SECTOR = 512;
 
 const { values: flags } = parseArgs({
   options: {

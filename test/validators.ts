@@ -33,8 +33,3 @@ export function systemCloudInitSchema(path: string): { ok: boolean; output: stri
   const r = spawnSync('cloud-init', ['schema', '--config-file', path], { encoding: 'utf8' });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
-
-export function shellcheck(path: string): { ok: boolean; output: string } {
-  const r = spawnSync('shellcheck', ['--shell=sh', '--severity=style', path], { encoding: 'utf8' });
-  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
-}

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { imgforgeError } from '../errors/error.ts';
@@ -7,20 +6,11 @@ import { grubBiosBoot } from '../image/grub-bios.ts';
 import { deriveGuid } from '../image/guid.ts';
 import { createEnvironment, renderTemplate } from '../render/environment.ts';
 import type { TemplateSet } from '../render/templates.ts';
+import { bootstrapDigest, type BootstrapSpec } from './bootstrap-spec.ts';
+
+export type { BootstrapSpec } from './bootstrap-spec.ts';
 import { grubMkstandalone, mke2fsFromTree, mmd, mmdebstrap } from '../tools/bootstrap-tools.ts';
 import { mcopy, mkfsFat } from '../tools/fat.ts';
-
-/** What a base built from packages is made of; its digest keys the cache. */
-export interface BootstrapSpec {
-  readonly suite: string;
-  readonly mirror: string;
-  readonly arch: 'amd64' | 'arm64';
-  readonly packages: readonly string[];
-  /** Firmware the image must boot from: UEFI always; legacy BIOS adds GRUB's i386-pc chain (amd64, grub-pc-bin). */
-  readonly bios: boolean;
-  /** The root file system's size when it should exceed what its contents need. */
-  readonly rootBytes?: number | undefined;
-}
 
 const MIB = 2 ** 20;
 const ESP_BYTES = 64 * MIB;
@@ -33,8 +23,6 @@ const GRUB_MODULES = ['part_gpt', 'ext2', 'fat', 'search', 'search_fs_uuid', 'li
 /** i386-pc: only these go into core.img, whose size real mode limits to 480 KiB (so no memdisk of every module). */
 const GRUB_BIOS_MODULES = ['biosdisk', ...GRUB_MODULES.filter((m) => m !== 'fat' && m !== 'all_video')];
 
-/** Bump when the recipe below changes, so cached bases built the old way are not reused. */
-const RECIPE = 3;
 
 /** Bytes a tree needs on ext4: file sizes rounded up to 4 KiB blocks, plus a block per entry. */
 async function du(dir: string): Promise<number> {
@@ -44,12 +32,6 @@ async function du(dir: string): Promise<number> {
     total += Math.ceil(s.size / 4096) * 4096 + 4096;
   }
   return total;
-}
-
-export function bootstrapDigest(spec: BootstrapSpec, templates: TemplateSet): string {
-  const h = createHash('sha256').update(JSON.stringify({ RECIPE, ...spec, packages: [...spec.packages].sort() }));
-  for (const name of ['bootstrap/customize.sh.njk', 'bootstrap/grub.cfg.njk']) h.update(templates.get(name) ?? '');
-  return h.digest('hex');
 }
 
 /**

@@ -1,40 +1,15 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { imgforgeError } from '../errors/error.ts';
+import { exists, urlKey, type Base, type BaseSource } from './cache.ts';
 import { download, type DownloadOptions } from './download.ts';
 import { findSha256, sha256File } from './checksum.ts';
 import { toRawImage } from './decompress.ts';
-
-/** Where a base comes from, as the plan states it. */
-export interface BaseSource {
-  readonly url: string;
-  readonly sha256?: string | undefined;
-  readonly sha256sums?: string | undefined;
-  readonly unverifiedReason?: string | undefined;
-}
 
 export interface FetchOptions extends DownloadOptions {
   readonly cacheDir: string;
   readonly allowUnverified: boolean;
 }
-
-export interface Base {
-  /** Sparse raw image in the cache. */
-  readonly raw: string;
-  /** SHA-256 of the file as published (what the profile pins). */
-  readonly sha256: string;
-  readonly verified: boolean;
-}
-
-/** $IMGFORGE_CACHE_DIR, else $XDG_CACHE_HOME/imgforge, else ~/.cache/imgforge (XDG Base Directory spec). */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env['IMGFORGE_CACHE_DIR'] ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'imgforge');
-}
-
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
-const urlKey = (url: string): string => createHash('sha256').update(url).digest('hex').slice(0, 32);
 
 async function expectedHash(src: BaseSource, opts: FetchOptions): Promise<string | undefined> {
   if (src.sha256) return src.sha256;
@@ -84,10 +59,4 @@ export async function fetchBase(src: BaseSource, opts: FetchOptions): Promise<Ba
   return { raw, sha256: sha256!, verified: expected !== undefined };
 }
 
-/** A verified base this URL gave before, already converted, if the cache holds one. */
-export async function cachedBase(src: BaseSource, cacheDir: string): Promise<Base | undefined> {
-  const sha256 = src.sha256 ?? (await readFile(join(cacheDir, 'urls', urlKey(src.url)), 'utf8').catch(() => '')).trim();
-  if (!/^[0-9a-f]{64}$/.test(sha256)) return undefined;
-  const raw = join(cacheDir, 'raw', `${sha256}.img`);
-  return (await exists(raw)) ? { raw, sha256, verified: true } : undefined;
-}
+export { defaultCacheDir, type Base, type BaseSource } from './cache.ts';

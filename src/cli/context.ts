@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { VERSION } from './version.ts';
 import { loadCluster, type Cluster } from '../config/index.ts';
 import { loadCompatibility } from '../check/compat.ts';
 import { checkCluster, type CheckReport } from '../check/index.ts';
@@ -6,7 +6,7 @@ import { loadTemplates } from '../render/templates.ts';
 import { planCluster, type PlanInputs, type PlanResult } from '../plan/index.ts';
 import { loadRuntime } from '../render/runtime.ts';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { VERSION } from './version.ts';
 
 /** Options every command shares. */
 export interface GlobalOptions {

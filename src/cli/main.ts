@@ -4,7 +4,8 @@ import { imgforgeError, isImgforgeError } from '../errors/error.ts';
 import type { BuildFlags } from './commands/build.ts';
 import type { PlanFlags } from './commands/plan.ts';
 import type { TestFlags } from './commands/test.ts';
-import { VERSION, type GlobalOptions } from './context.ts';
+import type { GlobalOptions } from './context.ts';
+import { VERSION } from './version.ts';
 import { errorJson, formatBug, formatError, json, processIo, type Io } from './output.ts';
 
 function httpUrl(value: string): string {

@@ -5,7 +5,8 @@ import { probeBase } from '../image/probe.ts';
 import { chooseBase } from '../plan/base.ts';
 import { planCluster, type PlanInputs } from '../plan/index.ts';
 import { selectNodes } from '../plan/targets.ts';
-import { buildNode, readBlobs, type Artifact, type BuildOptions } from './build.ts';
+import { readBlobs } from '../base/blobs.ts';
+import { buildNode, type Artifact, type BuildOptions } from './build.ts';
 import { PendingOutputs } from './image/outputs.ts';
 
 export interface BuildAllOptions extends Omit<BuildOptions, 'onStep'> {

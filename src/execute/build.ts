@@ -1,7 +1,7 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { ObtainedBase } from '../base/obtain.ts';
-import type { Cluster, ResolvedNode } from '../config/resolve.ts';
+import type { Cluster } from '../config/resolve.ts';
 import { imgforgeError, isImgforgeError } from '../errors/error.ts';
 import { describeImage, type ImagePlan } from '../plan/image.ts';
 import type { NodePlan } from '../plan/index.ts';
@@ -58,15 +58,6 @@ async function check(run: Promise<unknown>, path: string, what: string): Promise
     if (isImgforgeError(e) && e.code === 'ToolFailed') throw imgforgeError('ImageInvalid', { path, check: what, detail: e.message }, { cause: e });
     throw e;
   }
-}
-
-/** The profile's boot blobs, read relative to the config. */
-export async function readBlobs(cluster: Cluster, n: ResolvedNode): Promise<{ offsetBytes: number; data: Buffer }[]> {
-  return Promise.all(n.profile.boot.blobs.map(async (b) => {
-    const path = resolve(dirname(cluster.path), b.file);
-    const data = await readFile(path).catch((e: Error) => { throw imgforgeError('ReadFailed', { path, detail: e.message }); });
-    return { offsetBytes: b.offsetBytes, data };
-  }));
 }
 
 /** Write one node's image as planned into opts.out; everything appears under its final name only once verified. Decides nothing. */

@@ -1,9 +1,9 @@
 /**
  * The node bundle: every file a node receives, at its path on the node, as one tar archive whose
- * SHA-256 the seed pins. The static runtime (runtime/usr/...) is the same for every node; the
- * node's data (node.json), its stage units and its config files are rendered from the plan.
+ * SHA-256 the seed pins. The static runtime (runtime/usr/...) is the same for every node and
+ * comes first; the node's data (node.json), its stage units and its config files follow.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type nunjucks from 'nunjucks';
 import { pack } from 'tar-stream';
 import { nodeDocJsonSchema, type NodeDoc } from '../protocol/node-doc.ts';
@@ -24,6 +24,7 @@ export interface TreeFile {
 }
 
 export interface Bundle {
+  /** Every file, sorted by path. */
   readonly files: readonly TreeFile[];
   readonly tar: Buffer;
   readonly sha256: string;
@@ -38,18 +39,41 @@ const MTIME = new Date(315532800 * 1000); // 1980-01-01, FAT's epoch, as imgforg
 
 const unit = (stage: string): string => `imgforge-${stage}.service`;
 const toUnit = (s: string): string => (s.includes('.') ? s : unit(s));
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+const byPath = (a: TreeFile, b: TreeFile): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+
+/** The part of every bundle that is the same for all nodes, made once per runtime: its files, their digests, their tar entries. */
+interface Shared {
+  readonly files: readonly TreeFile[];
+  readonly digests: ReadonlyMap<string, string>;
+  /** The entries packed, and a SHA-256 that has seen them, to be continued per node. */
+  packed?: { readonly bytes: Buffer; readonly hash: Hash };
+}
+const shared = new WeakMap<RuntimeSet, Shared>();
+
+function sharedPart(runtime: RuntimeSet): Shared {
+  let s = shared.get(runtime);
+  if (!s) {
+    const files: TreeFile[] = [];
+    for (const [rel, text] of runtime) {
+      if (!rel.startsWith('usr/')) continue;
+      // Programs have no extension; what they source or read (lib.sh, stages/*.sh, event.awk) is not run directly.
+      files.push({ path: `/${rel}`, mode: /\.[a-z]+$/.test(rel) ? 0o644 : 0o755, content: text, owned: true });
+    }
+    files.push({ path: `${LIB}/node.schema.json`, mode: 0o644, content: nodeDocJsonSchema(), owned: true });
+    files.sort(byPath);
+    s = { files, digests: new Map(files.map((f) => [f.path, sha256(f.content)])) };
+    shared.set(runtime, s);
+  }
+  return s;
+}
 
 /** Every file the node receives, sorted by path. Pure. */
 export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: SeedContext, doc: NodeDoc, stages: readonly StagePlan[]): TreeFile[] {
   const node = ctx.node.hostname;
+  const common = sharedPart(runtime);
   const files: TreeFile[] = [];
   const add = (path: string, content: string, mode = 0o644, owned = true): void => { files.push({ path, mode, content, owned }); };
-  for (const [rel, text] of runtime) {
-    if (!rel.startsWith('usr/')) continue;
-    // Programs have no extension; what they source or read (lib.sh, stages/*.sh, event.awk) is not run directly.
-    add(`/${rel}`, text, /\.[a-z]+$/.test(rel) ? 0o644 : 0o755);
-  }
-  add(`${LIB}/node.schema.json`, nodeDocJsonSchema());
   add('/etc/imgforge/node.json', `${JSON.stringify(doc, null, 2)}\n`);
   for (const s of stages) {
     // A stage it waits for without requiring its success is still pulled in (Wants=).
@@ -67,20 +91,13 @@ export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: Se
   add('/etc/systemd/journald.conf.d/90-imgforge.conf', renderTemplate(env, 'files/journald.conf.njk', ctx), 0o644, false);
   add('/etc/systemd/timesyncd.conf.d/90-imgforge.conf', renderTemplate(env, 'files/timesyncd.conf.njk', ctx), 0o644, false);
   // What the bootstrap checks on every boot: sha256sum(1) -c lines, paths relative to /.
-  const sums = files.filter((f) => f.owned && !f.symlink).sort(byPath)
-    .map((f) => `${createHash('sha256').update(f.content).digest('hex')}  ${f.path.slice(1)}\n`).join('');
-  add(`${LIB}/SHA256SUMS`, sums);
-  return files.sort(byPath);
+  const owned = [...common.files, ...files].filter((f) => f.owned && !f.symlink).sort(byPath);
+  add(`${LIB}/SHA256SUMS`, owned.map((f) => `${common.digests.get(f.path) ?? sha256(f.content)}  ${f.path.slice(1)}\n`).join(''));
+  return [...common.files, ...files].sort(byPath);
 }
 
-const byPath = (a: TreeFile, b: TreeFile): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-
-/**
- * The tree as a tar archive (POSIX ustar, as tar-stream writes it): files and symlinks only, so
- * extracting it never changes an existing folder; owner root, fixed times, sorted: the same tree
- * gives the same bytes.
- */
-export async function packBundle(files: readonly TreeFile[]): Promise<Bundle> {
+/** Tar entries (POSIX ustar, as tar-stream writes them) for these files, without the end-of-archive blocks. */
+async function entries(files: readonly TreeFile[], end: boolean): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
@@ -95,6 +112,24 @@ export async function packBundle(files: readonly TreeFile[]): Promise<Bundle> {
   }
   p.finalize();
   await done;
-  const tar = Buffer.concat(chunks);
-  return { files, tar, sha256: createHash('sha256').update(tar).digest('hex') };
+  const all = Buffer.concat(chunks);
+  // tar-stream ends an archive with two zero blocks (POSIX ustar); a part of one has none.
+  return end ? all : all.subarray(0, all.length - 1024);
+}
+
+/**
+ * The tree as a tar archive: files and symlinks only, so extracting it never changes an existing
+ * folder; owner root, fixed times; the runtime every node shares first, then the node's own
+ * files, each part in path order. The same tree gives the same bytes.
+ */
+export async function packBundle(runtime: RuntimeSet, files: readonly TreeFile[]): Promise<Bundle> {
+  const common = sharedPart(runtime);
+  const commonPaths = new Set(common.files.map((f) => f.path));
+  if (!common.packed) {
+    const bytes = await entries(common.files, false);
+    common.packed = { bytes, hash: createHash('sha256').update(bytes) };
+  }
+  const packed = common.packed;
+  const own = await entries(files.filter((f) => !commonPaths.has(f.path)), true);
+  return { files, tar: Buffer.concat([packed.bytes, own]), sha256: packed.hash.copy().update(own).digest('hex') };
 }

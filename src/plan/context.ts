@@ -77,26 +77,41 @@ function addonModules(cluster: Cluster): string[] {
   return [...(rookCeph ? ['rbd'] : []), ...(longhorn ? ['iscsi_tcp'] : [])];
 }
 
+/** What every node's context shares, computed once per cluster: a plan of 500 nodes must not do it 500 times. */
+const shared = new WeakMap<Cluster, { hosts: SeedContext['hosts']; etcd: ReadonlySet<ResolvedNode> }>();
+
+function clusterFacts(cluster: Cluster): { hosts: SeedContext['hosts']; etcd: ReadonlySet<ResolvedNode> } {
+  let facts = shared.get(cluster);
+  if (!facts) {
+    const domain = cluster.config.network.searchDomains[0];
+    const ep = cluster.config.cluster.controlPlaneEndpoint;
+    const hosts = [
+      ...(ep.dnsName ? [{ ip: ep.vip, names: [ep.dnsName] }] : []),
+      ...cluster.nodes.flatMap((o) => {
+        const c = o.config.address === 'dhcp' ? undefined : parseCidr(o.config.address);
+        return c ? [{ ip: c.address, names: domain ? [`${o.config.hostname}.${domain}`, o.config.hostname] : [o.config.hostname] }] : [];
+      }),
+    ];
+    facts = { hosts, etcd: new Set(etcdMembers(cluster)) };
+    shared.set(cluster, facts);
+  }
+  return facts;
+}
+
 export function seedContext(cluster: Cluster, n: ResolvedNode): SeedContext {
   const { config } = cluster;
   const cidr = n.config.address === 'dhcp' ? undefined : parseCidr(n.config.address);
   const domain = config.network.searchDomains[0];
   const ep = config.cluster.controlPlaneEndpoint;
   const byMac = config.network.match === 'mac' && n.config.mac !== undefined;
-  const hosts = [
-    ...(ep.dnsName ? [{ ip: ep.vip, names: [ep.dnsName] }] : []),
-    ...cluster.nodes.flatMap((o) => {
-      const c = o.config.address === 'dhcp' ? undefined : parseCidr(o.config.address);
-      return c ? [{ ip: c.address, names: domain ? [`${o.config.hostname}.${domain}`, o.config.hostname] : [o.config.hostname] }] : [];
-    }),
-  ];
+  const { hosts, etcd } = clusterFacts(cluster);
   const sysctls = { ...KUBERNETES_SYSCTLS, ...n.profile.tuning.sysctls };
   return {
     node: {
       hostname: n.config.hostname,
       fqdn: domain ? `${n.config.hostname}.${domain}` : null,
       role: n.config.role,
-      etcdMember: etcdMembers(cluster).includes(n),
+      etcdMember: etcd.has(n),
       board: n.config.board,
       ip: cidr?.address ?? null,
       address: cidr ? n.config.address : null,

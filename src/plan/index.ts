@@ -58,6 +58,8 @@ export interface PlanInputs {
   readonly bases?: ReadonlyMap<string, BaseFacts>;
   /** The target disk's size when the image is to carry the final table (build --disk-size); null for a compact image. */
   readonly diskBytes?: number | null;
+  /** Keep each node's seed files and bundle in the result (render and build need them; a plan of many nodes does not). @default true */
+  readonly keepFiles?: boolean;
 }
 
 /** A base as read: where it is, what it is, its partitions, and the sizes of the profile's boot blobs. */
@@ -79,10 +81,18 @@ export interface PlanResult {
   readonly images: ReadonlyMap<string, ImagePlan>;
 }
 
+/**
+ * A script as user-data carries it: without its comment lines, which runtime/ keeps for readers
+ * and which would otherwise ship to every node and be parsed by every plan.
+ */
+export function seedScript(text: string): string {
+  return text.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+}
+
 /** Pure: the same cluster and inputs give the same plan, byte for byte. */
 export async function planCluster(cluster: Cluster, targets: readonly string[], inputs: PlanInputs): Promise<PlanResult> {
   const env = createEnvironment(inputs.templates);
-  const bootstrap = inputs.runtime.get('bootstrap.sh')!;
+  const bootstrap = seedScript(inputs.runtime.get('bootstrap.sh')!);
   const sources = inputs.bundleSources ?? ['cidata'];
   const seeds = new Map<string, readonly SeedFile[]>();
   const bundles = new Map<string, Bundle>();
@@ -92,10 +102,12 @@ export async function planCluster(cluster: Cluster, targets: readonly string[], 
     const ctx = seedContext(cluster, n);
     const p = n.profile;
     const stages = planStages({ layout: p.layout });
-    const bundle = await packBundle(nodeTree(env, inputs.runtime, ctx, nodeDoc(ctx, p.layout, stages), stages));
+    const bundle = await packBundle(inputs.runtime, nodeTree(env, inputs.runtime, ctx, nodeDoc(ctx, p.layout, stages), stages));
     const files = renderSeed(env, ctx, bootstrap, bundle, sources);
-    seeds.set(n.config.hostname, files);
-    bundles.set(n.config.hostname, bundle);
+    if (inputs.keepFiles !== false) {
+      seeds.set(n.config.hostname, files);
+      bundles.set(n.config.hostname, bundle);
+    }
     const meta = files.find((f) => f.name === 'meta-data')!.content as string;
     const base = inputs.bases?.get(n.config.hostname);
     const image = base ? planImage({ cluster: cluster.config.cluster.name, node: n.config.hostname, basePath: base.path, base: base.layout, profile: p,
@@ -117,7 +129,7 @@ export async function planCluster(cluster: Cluster, targets: readonly string[], 
       bundle: { sha256: bundle.sha256, bytes: bundle.tar.length, files: bundle.files.length, sources },
       seed: {
         instanceId: /instance-id: "?([^"\n]+)"?/.exec(meta)![1]!,
-        files: files.map((f) => ({ name: f.name, bytes: Buffer.byteLength(f.content), sha256: sha256(f.content) })),
+        files: files.map((f) => ({ name: f.name, bytes: Buffer.byteLength(f.content), sha256: f.content === bundle.tar ? bundle.sha256 : sha256(f.content) })),
       },
     });
   }

@@ -75,7 +75,10 @@ export const NodeDoc = z.strictObject({
 });
 export type NodeDoc = z.output<typeof NodeDoc>;
 
-/** The JSON Schema the node validates node.json against. */
+let schemaText: string | undefined;
+
+/** The JSON Schema the node validates node.json against (the same for every node: made once). */
 export function nodeDocJsonSchema(): string {
-  return `${JSON.stringify({ ...z.toJSONSchema(NodeDoc, { target: 'draft-7' }), title: 'imgforge node document' }, null, 2)}\n`;
+  schemaText ??= `${JSON.stringify({ ...z.toJSONSchema(NodeDoc, { target: 'draft-7' }), title: 'imgforge node document' }, null, 2)}\n`;
+  return schemaText;
 }

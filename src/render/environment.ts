@@ -44,6 +44,8 @@ export function createEnvironment(templates: TemplateSet): nunjucks.Environment 
   env.addFilter('yaml', yamlInline);
   env.addFilter('block', yamlBlock);
   env.addFilter('json', (v: unknown) => JSON.stringify(v));
+  // hosts(5) lines, one per address: a template loop over every node of a large cluster, for every node, is slow.
+  env.addFilter('hostsLines', (hosts: readonly { ip: string; names: readonly string[] }[]) => hosts.map((h) => `${h.ip}\t${h.names.join(' ')}\n`).join(''));
   return env;
 }
 

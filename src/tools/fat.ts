@@ -1,4 +1,4 @@
-import { run, TOOLS } from './run.ts';
+import { run, runBinary, TOOLS } from './run.ts';
 
 /**
  * Make a FAT file system (FAT16 with 2 KiB clusters unless told otherwise) inside a partition of an image file. mkfs.fat picks the FAT type and
@@ -34,5 +34,10 @@ export async function mdir(image: string, offsetBytes: number): Promise<string> 
 
 /** Read one file from the root of a FAT file system at an offset. */
 export async function mtype(image: string, offsetBytes: number, name: string): Promise<string> {
-  return (await run(TOOLS.mtype, ['-i', `${image}@@${offsetBytes}`, `::${name}`], { env: { MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' } })).stdout;
+  return (await mtypeBytes(image, offsetBytes, name)).toString('utf8');
+}
+
+/** The same, as bytes (the node bundle is a tar archive). */
+export async function mtypeBytes(image: string, offsetBytes: number, name: string): Promise<Buffer> {
+  return (await runBinary(TOOLS.mtype, ['-i', `${image}@@${offsetBytes}`, `::${name}`], { env: { MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' } })).stdout;
 }

@@ -20,7 +20,8 @@ export function parseCidr(text: string): Cidr | undefined {
   const slash = text.indexOf('/');
   if (slash < 0 || !isStrictIp(text.slice(0, slash)) || !/^\d{1,3}$/.test(text.slice(slash + 1))) return undefined;
   try {
-    const [addr, prefix] = ipaddr.parseCIDR(text);
+    // The family is known from the text: ipaddr.parseCIDR would try IPv6 first, slowly.
+    const [addr, prefix] = text.includes(':') ? ipaddr.IPv6.parseCIDR(text) : ipaddr.IPv4.parseCIDR(text);
     return { address: addr.toString(), prefix, family: addr.kind() };
   } catch {
     return undefined;

@@ -144,6 +144,19 @@ describe('build from an Ubuntu-cloud-image-shaped base (GPT)', { concurrency: fa
     assert.deepEqual(i.seed.files.map((f) => f.name), ['user-data', 'meta-data', 'network-config', 'vendor-data']);
     assert.ok(i.partitions.some((p) => p.label === 'cloudimg-rootfs'));
     assert.equal(i.manifest.node, 'n1');
+    const b = (i as unknown as { bundle: { verified: boolean; sha256: string; pinned: { sha256: string } } }).bundle;
+    assert.ok(b.verified && b.sha256 === b.pinned.sha256, 'the bundle on CIDATA is the one user-data pins');
+    // A bundle swapped on CIDATA: inspect says the node would refuse it.
+    const swapped = join(dir, 'swapped');
+    execFileSync('mkdir', ['-p', swapped]);
+    copyFileSync(join(out, 'n1.img'), join(swapped, 'n1.img'));
+    const cidata = partNamed(join(swapped, 'n1.img'), 'cidata');
+    writeFileSync(join(dir, 'imgforge-bundle.tar'), Buffer.alloc(10240));
+    execFileSync('mcopy', ['-o', '-i', `${join(swapped, 'n1.img')}@@${cidata.start * 512}`, join(dir, 'imgforge-bundle.tar'), '::imgforge-bundle.tar'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    const r3 = await cli(['inspect', join(swapped, 'n1.img')]);
+    assert.equal(r3.code, 1);
+    assert.match(r3.stdout, /bundle: 10240 bytes, SHA-256 [0-9a-f]{64}: DOES NOT match user-data/);
+    assert.match(r3.stdout, /the node would refuse it/);
     const bad = join(dir, 'bad');
     execFileSync('mkdir', ['-p', bad]);
     for (const f of ['n1.img', 'n1.img.sha256', 'n1.img.bmap']) copyFileSync(join(out, f), join(bad, f));

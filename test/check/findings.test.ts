@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, ROOT, tempDir } from '../helpers.ts';
-import { cp, etcdNode, labCluster, obj, worker, type Json, type Obj } from '../fixtures/lab-config.ts';
+import { cp, etcdNode, labCluster, obj, worker, type Obj } from '../fixtures/lab-config.ts';
 
 
 interface Finding {

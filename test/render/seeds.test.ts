@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { seedScript } from '../../src/plan/index.ts';
 import { cli, golden, listFiles, requireTool, ROOT, tempDir } from '../helpers.ts';
-import { cloudInitSchema, hasCloudInit25, shellcheck, systemCloudInitSchema } from '../validators.ts';
+import { cloudInitSchema, hasCloudInit25, systemCloudInitSchema } from '../validators.ts';
 
 /** The bundled example and every config in examples/: each must check, plan and render cleanly. */
 export const EXAMPLES: readonly (readonly [string, string])[] = [
@@ -69,7 +70,7 @@ for (const [name, config] of EXAMPLES) {
         if (requireTool('systemd-analyze')) assert.equal(verifyUnits(join(dir, 'tree')), '', `${node.hostname}: systemd-analyze verify`);
         // The script user-data runs: the bootstrap, exactly as it reaches sh.
         const bootstrap = (parseYaml(readFileSync(join(dir, 'user-data'), 'utf8')) as { bootcmd: string[][] }).bootcmd[0]![2]!;
-        assert.equal(bootstrap, readFileSync(join(ROOT, 'runtime/bootstrap.sh'), 'utf8'));
+        assert.equal(bootstrap, seedScript(readFileSync(join(ROOT, 'runtime/bootstrap.sh'), 'utf8')));
       }
       if (hasCloudInit25()) {
         for (const result of cloudInitSchema(toValidate)) assert.ok(result.ok, `${result.path}: ${result.error}`);

@@ -103,7 +103,7 @@ test('a bundle whose digest differs is refused with the numbers; a truncated one
 
 test('a bundle whose node.json fails its schema installs nothing and says which field', async () => {
   const files = bundle.files.map((f) => (f.path === '/etc/imgforge/node.json' ? { ...f, content: f.content.replace('"kind": "sectors"', '"kind": "plenty"') } : f));
-  const bad: Bundle = await packBundle(files);
+  const bad: Bundle = await packBundle(inputs.runtime, files);
   const rig = new Rig();
   const r = boot(rig, ['imgforge-bundle', bad.sha256, String(bad.tar.length), 'cidata'], bad.tar);
   assert.equal(r.status, 0, 'the bootstrap verified it and handed it over');

@@ -1,5 +1,5 @@
 import { imgforgeError } from '../../errors/error.ts';
-import { defaultCacheDir } from '../../base/fetch.ts';
+import { defaultCacheDir } from '../../base/cache.ts';
 import { buildAll } from '../../execute/build-all.ts';
 import { parseBytes, formatBytes } from '../../util/size.ts';
 import { json, type Io } from '../output.ts';

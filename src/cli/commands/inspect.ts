@@ -5,7 +5,10 @@ import { imgforgeError } from '../../errors/error.ts';
 import { probeBase } from '../../image/probe.ts';
 import { parseBmap } from '../../image/bmap.ts';
 import { digestImage } from '../../execute/image/digest.ts';
-import { mdir, mtype } from '../../tools/fat.ts';
+import { load as loadYaml } from 'js-yaml';
+import { BUNDLE_NAME } from '../../plan/bundle.ts';
+import { BOOTSTRAP_NAME } from '../../plan/seed.ts';
+import { mdir, mtype, mtypeBytes } from '../../tools/fat.ts';
 import { sgdiskVerify } from '../../tools/verify.ts';
 import { formatBytes } from '../../util/size.ts';
 import { json, type Io } from '../output.ts';
@@ -32,6 +35,18 @@ export async function inspectCommand(image: string, opts: GlobalOptions, io: Io)
   } else {
     problems.push('no CIDATA partition: the image carries no seed');
   }
+  // The bundle beside the seed, against the digest and size its user-data pins (the node refuses a mismatch).
+  let bundle: { sha256: string; bytes: number; pinned: { sha256: string; bytes: number } | null; verified: boolean } | null = null;
+  if (cidata && /imgforge-bundle\.tar/i.test(await mdir(image, cidata.firstLba * 512))) {
+    const tar = await mtypeBytes(image, cidata.firstLba * 512, BUNDLE_NAME);
+    const ud = loadYaml(await mtype(image, cidata.firstLba * 512, 'user-data')) as { bootcmd?: unknown[] } | null;
+    const item = ud?.bootcmd?.find((c): c is string[] => Array.isArray(c) && c[3] === BOOTSTRAP_NAME);
+    const pinned = item ? { sha256: item[4]!, bytes: Number(item[5]) } : null;
+    const sha256 = createHash('sha256').update(tar).digest('hex');
+    bundle = { sha256, bytes: tar.length, pinned, verified: pinned !== null && pinned.sha256 === sha256 && pinned.bytes === tar.length };
+    if (!pinned) problems.push('user-data pins no bundle');
+    else if (!bundle.verified) problems.push(`the bundle on CIDATA (${tar.length} bytes, SHA-256 ${sha256}) is not the one user-data pins (${pinned.bytes} bytes, SHA-256 ${pinned.sha256}): the node would refuse it`);
+  }
   const base = image.replace(/\.img$/, '');
   const manifestFile = `${base}.manifest.json`;
   const manifest: unknown = existsSync(manifestFile) ? JSON.parse(readFileSync(manifestFile, 'utf8')) : null;
@@ -50,7 +65,7 @@ export async function inspectCommand(image: string, opts: GlobalOptions, io: Io)
   const result = {
     image, table: layout.table, sizeBytes: layout.sizeBytes,
     partitions: layout.partitions.map((p) => ({ number: p.number, firstLba: p.firstLba, lastLba: p.lastLba, bytes: (p.lastLba - p.firstLba + 1) * 512, type: p.type, name: p.partlabel, fs: p.fs, label: p.label })),
-    seed: { instanceId, files: seed }, manifest, verification, verified: problems.length === 0, problems,
+    seed: { instanceId, files: seed }, bundle, manifest, verification, verified: problems.length === 0, problems,
   };
   if (opts.json) {
     io.out(json(result));
@@ -58,6 +73,7 @@ export async function inspectCommand(image: string, opts: GlobalOptions, io: Io)
     io.out(`${image}: ${layout.table.toUpperCase()}, ${formatBytes(layout.sizeBytes)}\n`);
     for (const p of result.partitions) io.out(`  ${String(p.number).padStart(3)} ${formatBytes(p.bytes).padStart(10)} ${p.fs.padEnd(5)} ${(p.label || '-').padEnd(16)} ${p.name}\n`);
     io.out(`seed: ${instanceId ?? 'none'} (${seed.map((f) => f.name).join(', ')})\n`);
+    io.out(bundle ? `bundle: ${bundle.bytes} bytes, SHA-256 ${bundle.sha256}: ${bundle.verified ? 'matches the digest user-data pins' : 'DOES NOT match user-data'}\n` : 'bundle: none\n');
     io.out(manifest ? `manifest: ${manifestFile}\n` : 'manifest: none\n');
     for (const [k, v] of Object.entries(verification)) io.out(`${k}: ${v}\n`);
     io.out(problems.length ? `not verified:\n${problems.map((p) => `  - ${p}\n`).join('')}` : 'verified\n');

@@ -1,7 +1,7 @@
-import { findBase } from '../../base/obtain.ts';
-import { defaultCacheDir } from '../../base/fetch.ts';
+import { findBase } from '../../base/find.ts';
+import { defaultCacheDir } from '../../base/cache.ts';
 import { imgforgeError } from '../../errors/error.ts';
-import { readBlobs } from '../../execute/build.ts';
+import { readBlobs } from '../../base/blobs.ts';
 import { probeBase } from '../../image/probe.ts';
 import { chooseBase } from '../../plan/base.ts';
 import type { BaseFacts } from '../../plan/index.ts';
@@ -35,7 +35,7 @@ export async function planCommand(targets: string[], opts: GlobalOptions & PlanF
     const blobs = await readBlobs(cluster, node);
     bases.set(node.config.hostname, { ...found, path: found.raw, layout: probeBase(found.raw), blobBytes: blobs.map((b) => b.data.length) });
   }
-  const { plan } = await loadPlan(cluster, targets, { bases, diskBytes });
+  const { plan } = await loadPlan(cluster, targets, { bases, diskBytes, keepFiles: false });
   if (opts.json) {
     io.out(json(plan));
     return 0;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { imgforgeError } from '../../errors/error.ts';
-import { defaultCacheDir } from '../../base/fetch.ts';
+import { defaultCacheDir } from '../../base/cache.ts';
 import { buildAll } from '../../execute/build-all.ts';
 import { runVmTest, timeline } from '../../execute/vm-test.ts';
 import { probeBase } from '../../image/probe.ts';
