@@ -109,7 +109,7 @@ serial console: the bare seed's runcmd marker, and imgforge's "first boot comple
 ${rows.map((r) => `| ${r.run} | ${r.bare.toFixed(1)} | ${r.imgforge.toFixed(1)} | ${(r.imgforge / r.bare).toFixed(2)} |`).join('\n')}
 | median | ${mb.toFixed(1)} | ${mi.toFixed(1)} | ${(mi / mb).toFixed(2)} |
 
-Goal: imgforge ≤ 1.1× the bare seed. ${mi / mb <= 1.1 ? 'Met' : 'Not met'} (ratio of the medians ${(mi / mb).toFixed(2)}; median of the
+Goal: imgforge ≤ 1.05× the bare seed. ${mi / mb <= 1.05 ? 'Met' : 'Not met'} (ratio of the medians ${(mi / mb).toFixed(2)}; median of the
 per-run ratios ${median(rows.map((r) => r.imgforge / r.bare)).toFixed(2)}). The bare seed's own time ranged
 from ${Math.min(...rows.map((r) => r.bare)).toFixed(1)} to ${Math.max(...rows.map((r) => r.bare)).toFixed(1)} s over these runs.
 

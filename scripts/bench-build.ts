@@ -233,6 +233,31 @@ try {
     if (`${a}.img` !== raws[0]) throw new Error('the base hash is not the cache key');
   }
 
+  // What the node bundle adds to a build: rendering the node's tree and packing it, per node (the
+  // runtime every bundle shares is packed once per process, as in a build of several nodes).
+  log('timing the node bundle');
+  const { loadCluster } = await import('../src/config/index.ts');
+  const { planInputs } = await import('../src/cli/context.ts');
+  const { seedContext } = await import('../src/plan/context.ts');
+  const { planStages } = await import('../src/plan/stages.ts');
+  const { nodeDoc } = await import('../src/plan/node-doc.ts');
+  const { nodeTree, packBundle } = await import('../src/plan/bundle.ts');
+  const { createEnvironment } = await import('../src/render/environment.ts');
+  const cluster = await loadCluster(join(ROOT, 'images.config.ts'));
+  const inputs = await planInputs();
+  const env = createEnvironment(inputs.templates);
+  const bundleMs: number[] = [];
+  let bundleBytes = 0;
+  for (let i = 0; i < 41; i++) {
+    const n = cluster.nodes.find((x) => x.config.hostname === nodes[i % nodes.length])!;
+    const t = performance.now();
+    const ctx = seedContext(cluster, n);
+    const stages = planStages({ layout: n.profile.layout });
+    const b = await packBundle(inputs.runtime, nodeTree(env, inputs.runtime, ctx, nodeDoc(ctx, n.profile.layout, stages), stages));
+    if (i > 0) bundleMs.push(performance.now() - t); // the first also packs the shared runtime
+    bundleBytes = b.tar.length;
+  }
+
   // Report.
   const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
   const memGiB = Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / 2 ** 20;
@@ -281,6 +306,9 @@ try {
   const baseMed = median([...results.values()].flatMap((r) => r.imgforge.map((x) => x.phases.base)));
   p(`A --base that changed is hashed again (its SHA-256 keys the cache): ${fmtS(median(hashNow))} s in-process (sha256File, holes skipped; median of ${runs}), `
     + `against ${fmtS(median(opensslWarm))} s for \`openssl dgst -sha256\` of the same file. An unchanged base is not rehashed: the base phase of the builds took ${fmtS(baseMed)} s (median over all nodes).`);
+  p();
+  p(`The node bundle (${bundleBytes} bytes: the stage runtime, node.json, units, config files) adds ${median(bundleMs).toFixed(1)} ms to a node's build `
+    + `(median of ${bundleMs.length}, max ${Math.max(...bundleMs).toFixed(1)} ms; goal under 50 ms): rendering the node's files and packing them; the seed partition holds it beside the seed.`);
   p();
   p('Ratios another way: the fastest imgforge run against the fastest by-hand run (the by-hand time is bimodal; see the notes).');
   p();

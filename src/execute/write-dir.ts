@@ -50,7 +50,6 @@ export async function writeDirAtomic(target: string, files: readonly OutputFile[
     await rm(old, { recursive: true, force: true });
   } catch (e) {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    if ((e as { code?: string }).code === 'OutputNotEmpty') throw e;
     throw imgforgeError('WriteFailed', { path: out, detail: (e as Error).message }, { cause: e });
   }
 }

@@ -161,6 +161,8 @@ const CASES: readonly Case[] = [
     expect: [{ path: 'nodes[0].layout.root.size', message: /must be a size \(64GiB\), a share of the disk \(50%\) or "rest", got "150%"/ }] },
   { name: 'disk size 0', mutate: (c) => { node(c, 1)['disk'] = { size: 0 }; },
     expect: [{ path: 'nodes[1].disk.size', message: /must be a size.*got number 0/ }] },
+  { name: 'an ext4 mountpoint with a space (it would split the fstab line)', mutate: (c) => { node(c, 0)['layout'] = { reserved: [{ name: 'data', size: 'rest', format: 'ext4', mountpoint: '/var/lib/my data' }] }; },
+    expect: [{ path: 'nodes[0].layout.reserved[0].mountpoint', message: /must be an absolute path without spaces, quotes, backslashes or control characters, got "\/var\/lib\/my data"/ }] },
   { name: 'reserved partition size -5', mutate: (c) => { node(c, 2)['layout'] = { reserved: [{ name: 'data', size: -5 }] }; },
     expect: [{ path: 'nodes[2].layout.reserved[0].size', message: /got number -5/ }] },
 

@@ -13,6 +13,9 @@ const FAKE = join(ROOT, 'test/runtime/fake');
 const COMMANDS = ['sgdisk', 'partx', 'udevadm', 'logger', 'sync', 'mountpoint', 'mount', 'umount', 'blkid', 'wipefs', 'dd', 'mkfs.ext4',
   'dumpe2fs', 'resize2fs', 'modprobe', 'sysctl', 'swapoff', 'systemctl', 'systemd-run', 'hostname', 'sleep'];
 
+/** strace can run a program here (it needs ptrace, which some sandboxes forbid). */
+const STRACE = spawnSync('strace', ['-o', '/dev/null', 'true']).status === 0;
+
 export interface RunResult {
   readonly status: number | null;
   readonly stdout: string;
@@ -76,7 +79,7 @@ export class Rig {
       encoding: 'utf8',
       env: {
         PATH: `${this.bin}:${process.env['PATH']}`, FAKE_REAL_PATH: process.env['PATH']!, FAKE_LOG: this.log,
-        IMGFORGE_ROOT: this.root, LC_ALL: 'C', ...env,
+        IMGFORGE_ROOT: this.root, LC_ALL: 'C', ...(STRACE ? { FAKE_STRACE: '1' } : {}), ...env,
       },
     });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr, cut: existsSync(join(this.root, '.fake/cut')) };

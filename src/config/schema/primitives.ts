@@ -56,7 +56,12 @@ export const Amount = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return a;
 });
 
-export const AbsolutePath = z.string().regex(/^\/[^\0]*$/, 'must be an absolute path');
+/**
+ * An absolute path without whitespace, quotes, backslashes or control characters: paths go into
+ * /etc/fstab (fields split on whitespace, fstab(5)) and debugfs commands (words split on spaces),
+ * where such characters would break the line or start another command.
+ */
+export const AbsolutePath = z.string().regex(/^\/[^\s'"\\\x00-\x1f\x7f]*$/, 'must be an absolute path without spaces, quotes, backslashes or control characters');
 
 /** Kubernetes label keys and values (apimachinery validation: qualified names, 63-character values). */
 export const Labels = z.record(
