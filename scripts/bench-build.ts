@@ -8,13 +8,15 @@
 // The base is synthetic with the real Ubuntu noble cloud image's shape and realistic data (bench/noble-base.ts).
 // Page caches cannot be dropped without privileges, so every variant runs warm: one discarded
 // run, then --runs measured runs, imgforge and by-hand alternating which goes first.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sha256File } from '../src/base/checksum.ts';
+import { bundleTime } from './bench/bundle-time.ts';
+import { runByHand, timed, type HandRun } from './bench/run.ts';
 import { nobleBase } from './bench/noble-base.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -54,32 +56,6 @@ const median = (xs: readonly number[]): number => {
 // ---------------------------------------------------------------------------------------------
 // Running and timing
 
-interface Timed {
-  readonly ms: number;
-  readonly code: number;
-  readonly stderr: string;
-  /** stderr lines with the ms since spawn at which each arrived. */
-  readonly lines: readonly { readonly at: number; readonly text: string }[];
-}
-
-function timed(cmd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...env } });
-    let stderr = '', partial = '';
-    const lines: { at: number; text: string }[] = [];
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      const at = performance.now() - start;
-      stderr += d;
-      const parts = (partial + d).split('\n');
-      partial = parts.pop()!;
-      for (const text of parts) lines.push({ at, text });
-    });
-    child.on('error', reject);
-    child.on('close', (code) => { resolve({ ms: performance.now() - start, code: code ?? -1, stderr, lines }); });
-  });
-}
-
 const PHASES = ['start-up', 'base', 'assemble', 'verify and digest'] as const;
 type Phase = (typeof PHASES)[number];
 
@@ -90,12 +66,6 @@ interface ImgforgeRun {
   /** Peak RSS of the imgforge process in each phase, KiB. */
   readonly rssKiB: Record<Phase, number>;
   readonly image: { readonly size: number; readonly allocated: number; readonly mapped: number; readonly sha256: string };
-}
-
-interface HandRun {
-  readonly ms: number;
-  readonly steps: { readonly cp: number; readonly sha: number; readonly bmap: number };
-  readonly allocated: number;
 }
 
 const work = mkdtempSync(join(tmpdir(), 'imgforge-bench-'));
@@ -155,24 +125,6 @@ async function treePeakKiB(node: string, base: string): Promise<number | null> {
   return Number(readFileSync(file, 'utf8').trim().split('\n').at(-1));
 }
 
-async function runByHand(base: string): Promise<HandRun> {
-  const dir = join(work, 'by-hand');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
-  const copy = join(dir, 'copy.img');
-  const step = async (cmd: string, args: string[]): Promise<number> => {
-    const r = await timed(cmd, args);
-    if (r.code !== 0) throw new Error(`${cmd} exited ${r.code}:\n${r.stderr}`);
-    return r.ms;
-  };
-  const cp = await step('cp', ['--sparse=always', base, copy]);
-  const sha = await step('openssl', ['dgst', '-sha256', copy]);
-  const bmap = await step('bmaptool', ['create', '-o', `${copy}.bmap`, copy]);
-  const result = { ms: cp + sha + bmap, steps: { cp, sha, bmap }, allocated: allocated(copy) };
-  rmSync(dir, { recursive: true, force: true });
-  return result;
-}
-
 const loadavg = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 // ---------------------------------------------------------------------------------------------
@@ -204,12 +156,12 @@ try {
   for (const node of nodes) {
     log(`${node}: warm-up`);
     const treeKiB = await treePeakKiB(node, base);
-    await runByHand(base);
+    await runByHand(base, work);
     const r = { imgforge: [] as ImgforgeRun[], hand: [] as HandRun[], treeKiB };
     for (let i = 0; i < runs; i++) {
       for (const which of i % 2 === 0 ? ['imgforge', 'hand'] : ['hand', 'imgforge']) {
         if (which === 'imgforge') r.imgforge.push(await runImgforge(node, base));
-        else r.hand.push(await runByHand(base));
+        else r.hand.push(await runByHand(base, work));
         loads.push(loadavg());
       }
       const a = r.imgforge.at(-1)!, b = r.hand.at(-1)!;
@@ -233,30 +185,8 @@ try {
     if (`${a}.img` !== raws[0]) throw new Error('the base hash is not the cache key');
   }
 
-  // What the node bundle adds to a build: rendering the node's tree and packing it, per node (the
-  // runtime every bundle shares is packed once per process, as in a build of several nodes).
   log('timing the node bundle');
-  const { loadCluster } = await import('../src/config/index.ts');
-  const { planInputs } = await import('../src/cli/context.ts');
-  const { seedContext } = await import('../src/plan/context.ts');
-  const { planStages } = await import('../src/plan/stages.ts');
-  const { nodeDoc } = await import('../src/plan/node-doc.ts');
-  const { nodeTree, packBundle } = await import('../src/plan/bundle.ts');
-  const { createEnvironment } = await import('../src/render/environment.ts');
-  const cluster = await loadCluster(join(ROOT, 'images.config.ts'));
-  const inputs = await planInputs();
-  const env = createEnvironment(inputs.templates);
-  const bundleMs: number[] = [];
-  let bundleBytes = 0;
-  for (let i = 0; i < 41; i++) {
-    const n = cluster.nodes.find((x) => x.config.hostname === nodes[i % nodes.length])!;
-    const t = performance.now();
-    const ctx = seedContext(cluster, n);
-    const stages = planStages({ layout: n.profile.layout });
-    const b = await packBundle(inputs.runtime, nodeTree(env, inputs.runtime, ctx, nodeDoc(ctx, n.profile.layout, stages), stages));
-    if (i > 0) bundleMs.push(performance.now() - t); // the first also packs the shared runtime
-    bundleBytes = b.tar.length;
-  }
+  const bundle = await bundleTime(join(ROOT, 'images.config.ts'), nodes);
 
   // Report.
   const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
@@ -307,8 +237,8 @@ try {
   p(`A --base that changed is hashed again (its SHA-256 keys the cache): ${fmtS(median(hashNow))} s in-process (sha256File, holes skipped; median of ${runs}), `
     + `against ${fmtS(median(opensslWarm))} s for \`openssl dgst -sha256\` of the same file. An unchanged base is not rehashed: the base phase of the builds took ${fmtS(baseMed)} s (median over all nodes).`);
   p();
-  p(`The node bundle (${bundleBytes} bytes: the stage runtime, node.json, units, config files) adds ${median(bundleMs).toFixed(1)} ms to a node's build `
-    + `(median of ${bundleMs.length}, max ${Math.max(...bundleMs).toFixed(1)} ms; goal under 50 ms): rendering the node's files and packing them; the seed partition holds it beside the seed.`);
+  p(`The node bundle (${bundle.bytes} bytes: the stage runtime, node.json, units, config files) adds ${median(bundle.ms).toFixed(1)} ms to a node's build `
+    + `(median of ${bundle.ms.length}, max ${Math.max(...bundle.ms).toFixed(1)} ms; goal under 50 ms): rendering the node's files and packing them; the seed partition holds it beside the seed.`);
   p();
   p('Ratios another way: the fastest imgforge run against the fastest by-hand run (the by-hand time is bimodal; see the notes).');
   p();

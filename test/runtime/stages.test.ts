@@ -39,6 +39,22 @@ test('prepare: modules, sysctls, swap off and masked, time sync; a second run fi
   assert.deepEqual(rig.calls().filter((c) => ['modprobe', 'sysctl', 'swapoff', 'systemctl'].includes(c[0]!)), [], 'nothing applied twice');
 });
 
+test('prepare: a power cut at any step, and the next boot finishes the work', () => {
+  const clean = prepared();
+  assert.equal(clean.stage('prepare').status, 0);
+  const steps = clean.calls().length;
+  for (let cut = 1; cut <= steps; cut++) {
+    const rig = prepared();
+    assert.ok(rig.stage('prepare', { FAKE_CUT: String(cut) }).cut);
+    // A reboot: modules and sysctls are gone from the kernel, what is on disk stays.
+    rig.run(['sh', '-c', `rm -rf "${rig.path('sys/module')}"/* "${rig.path('proc/sys/net/bridge')}"; echo 0 >"${rig.path('proc/sys/net/ipv4/ip_forward')}"`]);
+    rig.clearEvents();
+    assert.equal(rig.stage('prepare').status, 0, `after a cut at step ${cut}`);
+    assert.equal(rig.read('etc/fstab'), clean.read('etc/fstab'), `after a cut at step ${cut}`);
+    assert.equal(rig.read('proc/sys/net/ipv4/ip_forward').trim(), '1');
+  }
+});
+
 test('prepare: a missing required module fails the stage at once with its name; a missing optional one is a warning', () => {
   const rig = prepared();
   const r = rig.stage('prepare', { FAKE_NO_MODULES: 'br_netfilter' });
