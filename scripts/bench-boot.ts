@@ -26,6 +26,8 @@ const cacheDir = arg('cache-dir', join(root, '.cache/imgforge'));
 const logs = arg('logs', '');
 const config = join(root, 'test/fixtures/qemu.config.mjs');
 const work = mkdtempSync(join(tmpdir(), 'imgforge-bench-boot-'));
+// The cluster's secrets go to the benchmark's own folder, not beside the config in the checkout.
+process.env['IMGFORGE_SECRETS_DIR'] ??= join(work, 'secrets');
 const fw = requireFirmware('amd64');
 const kvm = kvmUsable('amd64');
 

@@ -69,6 +69,8 @@ interface ImgforgeRun {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'imgforge-bench-'));
+// The cluster's secrets go to the benchmark's own folder, not beside the config in the checkout.
+process.env['IMGFORGE_SECRETS_DIR'] ??= join(work, 'secrets');
 const cacheDir = join(work, 'cache');
 // Loaded into imgforge's process with --import: at each step line on stderr it notes the peak RSS
 // since the previous one (VmHWM) and resets it (clear_refs 5), so that each phase gets its own peak.

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,17 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 // Checks judge end-of-life dates against today; tests pin the day so their results never drift.
 process.env['SOURCE_DATE_EPOCH'] ??= '1795478400'; // 2026-11-24
+
+// The examples' secrets are fixed (test/fixtures/secrets), so their goldens are; other clusters'
+// are made on first use. A private copy per test process: git keeps no 0600 modes.
+if (!process.env['IMGFORGE_SECRETS_DIR']) {
+  const dir = mkdtempSync(join(tmpdir(), 'imgforge-secrets-'));
+  for (const f of readdirSync(join(ROOT, 'test/fixtures/secrets')).filter((n) => n.endsWith('.yaml'))) {
+    copyFileSync(join(ROOT, 'test/fixtures/secrets', f), join(dir, f));
+    chmodSync(join(dir, f), 0o600);
+  }
+  process.env['IMGFORGE_SECRETS_DIR'] = dir;
+}
 
 export interface CliResult {
   readonly code: number;

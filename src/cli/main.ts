@@ -30,7 +30,7 @@ function program(io: Io, done: (code: number) => void): Command {
   const commands = {
     profiles: () => import('./commands/profiles.ts'), check: () => import('./commands/check.ts'), render: () => import('./commands/render.ts'),
     plan: () => import('./commands/plan.ts'), build: () => import('./commands/build.ts'), inspect: () => import('./commands/inspect.ts'),
-    test: () => import('./commands/test.ts'),
+    test: () => import('./commands/test.ts'), secrets: () => import('./commands/secrets.ts'),
   };
   cli.command('profiles').description('list the board profiles')
     .option('--json', 'machine-readable output')
@@ -64,6 +64,20 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--force', 'build even when check finds errors', false)
     .option('--json', 'machine-readable output')
     .action(async (targets: string[], _o, cmd: Command) => done(await (await commands.build()).buildCommand(targets, { ...globals(cmd), ...cmd.opts<BuildFlags>() }, io)));
+  const secrets = cli.command('secrets').description('the cluster\'s CAs, keys, bootstrap token and certificates, kept beside the config (.imgforge/secrets/<cluster>.yaml)');
+  secrets.command('init').description('make the cluster\'s secrets; build and render do it on first use')
+    .option('--force', 'replace existing secrets (every image built before becomes stale)', false)
+    .option('--json', 'machine-readable output')
+    .action(async (_o, cmd: Command) => done(await (await commands.secrets()).secretsInit({ ...globals(cmd), ...cmd.opts<{ force: boolean }>() }, io)));
+  secrets.command('show').description('kinds, fingerprints, algorithms, validity, the CA hash and the token\'s id and expiry; never a key\'s bytes')
+    .option('--json', 'machine-readable output')
+    .action(async (_o, cmd: Command) => done(await (await commands.secrets()).secretsShow(globals(cmd), io)));
+  secrets.command('rotate-token').description('a new bootstrap token, valid for cluster.bootstrapTokenTtl, for nodes flashed late')
+    .option('--json', 'machine-readable output')
+    .action(async (_o, cmd: Command) => done(await (await commands.secrets()).secretsRotateToken(globals(cmd), io)));
+  secrets.command('issue').description('certificates for etcd members that are new or readdressed; the CAs and the rest stay')
+    .option('--json', 'machine-readable output')
+    .action(async (_o, cmd: Command) => done(await (await commands.secrets()).secretsIssue(globals(cmd), io)));
   cli.command('inspect').description('show an image\'s partitions, seed and manifest, and whether it verifies')
     .argument('<image>', 'image file')
     .option('--json', 'machine-readable output')

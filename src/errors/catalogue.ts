@@ -191,6 +191,30 @@ export const catalogue = {
     message: (a) => `${a.path} was assembled but ${a.check} found problems: ${a.detail}`,
     hint: () => 'Nothing was written under a final name. This points at the base or at imgforge; run again with --debug and report it with the output.',
   }),
+  SecretsInvalid: entry<{ path: string; detail: string; fix?: string }>({
+    category: 'input',
+    title: 'The secrets bundle is not usable',
+    message: (a) => `${a.path}: ${a.detail}.`,
+    hint: (a) => a.fix ?? 'Restore it from your backup. `imgforge secrets init --force` makes new secrets, and every image built before then becomes stale.',
+  }),
+  SecretsMissing: entry<{ path: string; cluster: string }>({
+    category: 'input',
+    title: 'No secrets yet',
+    message: (a) => `Cluster ${a.cluster} has no secrets bundle at ${a.path}.`,
+    hint: () => 'Run `imgforge secrets init`; `imgforge build` and `render` make one on first use.',
+  }),
+  SecretsExist: entry<{ path: string; stale: string }>({
+    category: 'input',
+    title: 'The cluster already has secrets',
+    message: (a) => `${a.path} exists; new secrets would make these nodes' images stale: ${a.stale}.`,
+    hint: () => 'Pass --force to replace them (rebuild and reflash those nodes), or keep using them.',
+  }),
+  SecretsStale: entry<{ path: string }>({
+    category: 'input',
+    title: 'The secrets bundle does not fit the config',
+    message: (a) => `${a.path} was made for another shape of this cluster:`,
+    hint: () => '`imgforge secrets issue` certifies etcd members that are new or readdressed and keeps the rest; `imgforge secrets init --force` makes all new secrets.',
+  }),
   Unsupported: entry<{ what: string }>({
     category: 'unsupported',
     title: 'Not supported yet',

@@ -5,6 +5,7 @@ import { probeBase } from '../image/probe.ts';
 import { chooseBase } from '../plan/base.ts';
 import { planCluster, type PlanInputs } from '../plan/index.ts';
 import { selectNodes } from '../plan/targets.ts';
+import { secretsFor } from '../secrets/ensure.ts';
 import { readBlobs } from '../base/blobs.ts';
 import { buildNode, type Artifact, type BuildOptions } from './build.ts';
 import { PendingOutputs } from './image/outputs.ts';
@@ -40,6 +41,7 @@ export async function buildAll(cluster: Cluster, targets: readonly string[], opt
   const artifacts: Artifact[] = [];
   try {
     await outputs.sweep(opts.out);
+    const secrets = await secretsFor(cluster, { create: true, say: opts.say });
     for (const node of selectNodes(cluster, targets)) {
       const host = node.config.hostname;
       say(`${host}: base\n`);
@@ -54,7 +56,7 @@ export async function buildAll(cluster: Cluster, targets: readonly string[], opt
       });
       const blobs = await readBlobs(cluster, node);
       const planned = await planCluster(cluster, [host], {
-        ...opts.inputs, diskBytes: opts.diskBytes,
+        ...opts.inputs, diskBytes: opts.diskBytes, secrets,
         bases: new Map([[host, { ...base, path: base.raw, layout: probeBase(base.raw), blobBytes: blobs.map((b) => b.data.length) }]]),
       });
       artifacts.push(await buildNode(cluster, planned.plan.nodes[0]!, planned.images.get(host)!, planned.seeds.get(host)!, base, blobs,

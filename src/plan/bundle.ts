@@ -30,8 +30,17 @@ export interface Bundle {
   readonly sha256: string;
 }
 
+/** The node's secrets, packed apart from its bundle: installed, then removed from the seed's partition. */
+export interface SecretsPack {
+  readonly files: readonly TreeFile[];
+  readonly tar: Buffer;
+  readonly sha256: string;
+}
+
 /** The name the bundle has on CIDATA and on a seed server. */
 export const BUNDLE_NAME = 'imgforge-bundle.tar';
+/** The secrets' tar, beside it. */
+export const SECRETS_NAME = 'imgforge-secrets.tar';
 const LIB = '/usr/local/lib/imgforge';
 const UNITS = '/etc/systemd/system';
 /** Every entry's time: the bundle's bytes depend on its contents alone (install sets times of its own). */
@@ -68,8 +77,16 @@ function sharedPart(runtime: RuntimeSet): Shared {
   return s;
 }
 
-/** Every file the node receives, sorted by path. Pure. */
-export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: SeedContext, doc: NodeDoc, stages: readonly StagePlan[]): TreeFile[] {
+/** The node's secret files as a tar of their own, in path order (keys 0600). */
+export async function packSecrets(files: readonly { path: string; mode: number; content: string }[]): Promise<SecretsPack | null> {
+  if (files.length === 0) return null;
+  const tree = files.map((f) => ({ ...f, owned: true })).sort(byPath);
+  const tar = await entries(tree, true);
+  return { files: tree, tar, sha256: createHash('sha256').update(tar).digest('hex') };
+}
+
+/** Every file the node receives but its secrets, sorted by path. Pure. */
+export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: SeedContext, doc: NodeDoc, stages: readonly StagePlan[], secrets: SecretsPack | null = null): TreeFile[] {
   const node = ctx.node.hostname;
   const common = sharedPart(runtime);
   const files: TreeFile[] = [];
@@ -84,12 +101,15 @@ export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: Se
   }
   add(`${UNITS}/imgforge-report.service`, renderTemplate(env, 'units/report.service.njk', {}));
   add(`${UNITS}/imgforge.target`, renderTemplate(env, 'units/imgforge.target.njk', { node, units: [...stages.map((s) => unit(s.name)), 'imgforge-report.service'] }));
+  add(`${UNITS}/systemd-time-wait-sync.service.d/90-imgforge.conf`, renderTemplate(env, 'units/time-wait-sync.conf.njk', {}));
   files.push({ path: `${UNITS}/multi-user.target.wants/imgforge.target`, mode: 0o777, content: '../imgforge.target', symlink: true, owned: true });
   add('/etc/hosts', renderTemplate(env, 'files/hosts.njk', ctx), 0o644, false);
   add('/etc/modules-load.d/imgforge.conf', renderTemplate(env, 'files/modules.conf.njk', ctx), 0o644, false);
   add('/etc/sysctl.d/90-imgforge.conf', renderTemplate(env, 'files/sysctl.conf.njk', ctx), 0o644, false);
   add('/etc/systemd/journald.conf.d/90-imgforge.conf', renderTemplate(env, 'files/journald.conf.njk', ctx), 0o644, false);
   add('/etc/systemd/timesyncd.conf.d/90-imgforge.conf', renderTemplate(env, 'files/timesyncd.conf.njk', ctx), 0o644, false);
+  // The secrets' digests (not secret): how the installer knows installed secrets are whole once the tar has left CIDATA.
+  if (secrets) add(`${LIB}/SECRETS.SHA256SUMS`, secrets.files.map((f) => `${sha256(f.content)}  ${f.path.slice(1)}\n`).join(''));
   // What the bootstrap checks on every boot: sha256sum(1) -c lines, paths relative to /.
   const owned = [...common.files, ...files].filter((f) => f.owned && !f.symlink).sort(byPath);
   add(`${LIB}/SHA256SUMS`, owned.map((f) => `${common.digests.get(f.path) ?? sha256(f.content)}  ${f.path.slice(1)}\n`).join(''));

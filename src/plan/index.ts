@@ -2,7 +2,10 @@ import type { Cluster, ResolvedNode } from '../config/resolve.ts';
 import { createEnvironment } from '../render/environment.ts';
 import type { RuntimeSet } from '../render/runtime.ts';
 import type { TemplateSet } from '../render/templates.ts';
-import { nodeTree, packBundle, type Bundle } from './bundle.ts';
+import { caCertHash } from '../secrets/ca-hash.ts';
+import type { SecretsBundle } from '../secrets/schema.ts';
+import { secretFiles } from '../secrets/scope.ts';
+import { nodeTree, packBundle, packSecrets, SECRETS_NAME, type Bundle, type SecretsPack } from './bundle.ts';
 import { seedContext } from './context.ts';
 import type { BaseLayout } from '../image/probe.ts';
 import { describeImage, planImage, type ImagePlan, type ImageTable } from './image.ts';
@@ -30,7 +33,9 @@ export interface NodePlan {
    * same function of the same facts as the build's. Null until the base has been fetched.
    */
   readonly image: { readonly base: { readonly source: string; readonly sha256: string; readonly verified: boolean }; readonly table: ImageTable } | null;
-  /** The node bundle the seed pins: every file the node receives. */
+  /** The node's secrets (paths only), packed apart and pinned by the bundle; null when it gets none or none exist yet. */
+  readonly secrets: { readonly sha256: string; readonly bytes: number; readonly files: readonly string[] } | null;
+  /** The node bundle the seed pins: every file the node receives but its secrets. */
   readonly bundle: { readonly sha256: string; readonly bytes: number; readonly files: number; readonly sources: readonly BundleSource[] };
   readonly seed: {
     readonly instanceId: string;
@@ -60,6 +65,8 @@ export interface PlanInputs {
   readonly diskBytes?: number | null;
   /** Keep each node's seed files and bundle in the result (render and build need them; a plan of many nodes does not). @default true */
   readonly keepFiles?: boolean;
+  /** The cluster's secrets, each node getting its share (secrets/scope.ts); absent before `imgforge secrets init`. */
+  readonly secrets?: SecretsBundle | undefined;
 }
 
 /** A base as read: where it is, what it is, its partitions, and the sizes of the profile's boot blobs. */
@@ -77,6 +84,8 @@ export interface PlanResult {
   /** Seed files by hostname (the bundle among them), for `render` and the image build. */
   readonly seeds: ReadonlyMap<string, readonly SeedFile[]>;
   readonly bundles: ReadonlyMap<string, Bundle>;
+  /** Each node's secrets, packed apart from its bundle. */
+  readonly secrets: ReadonlyMap<string, SecretsPack>;
   /** The image each node's build writes, when its base was read. */
   readonly images: ReadonlyMap<string, ImagePlan>;
 }
@@ -96,14 +105,21 @@ export async function planCluster(cluster: Cluster, targets: readonly string[], 
   const sources = inputs.bundleSources ?? ['cidata'];
   const seeds = new Map<string, readonly SeedFile[]>();
   const bundles = new Map<string, Bundle>();
+  const packs = new Map<string, SecretsPack>();
   const images = new Map<string, ImagePlan>();
+  const caCertHashValue = inputs.secrets ? caCertHash(inputs.secrets.cas.cluster.cert) : null;
   const nodes: NodePlan[] = [];
   for (const n of selectNodes(cluster, targets)) {
     const ctx = seedContext(cluster, n);
     const p = n.profile;
     const stages = planStages({ layout: p.layout });
-    const bundle = await packBundle(inputs.runtime, nodeTree(env, inputs.runtime, ctx, nodeDoc(ctx, p.layout, stages), stages));
-    const files = renderSeed(env, ctx, bootstrap, bundle, sources);
+    const pack = inputs.secrets ? await packSecrets(secretFiles(inputs.secrets, cluster, n)) : null;
+    const doc = nodeDoc(ctx, p.layout, stages, caCertHashValue ? {
+      caCertHash: caCertHashValue, packed: pack ? { sha256: pack.sha256, bytes: pack.tar.length, files: pack.files.map((f) => f.path) } : null,
+    } : null);
+    const bundle = await packBundle(inputs.runtime, nodeTree(env, inputs.runtime, ctx, doc, stages, pack));
+    const files = [...renderSeed(env, ctx, bootstrap, bundle, sources), ...(pack ? [{ name: SECRETS_NAME, content: pack.tar } as const] : [])];
+    if (pack && inputs.keepFiles !== false) packs.set(n.config.hostname, pack);
     if (inputs.keepFiles !== false) {
       seeds.set(n.config.hostname, files);
       bundles.set(n.config.hostname, bundle);
@@ -127,14 +143,15 @@ export async function planCluster(cluster: Cluster, targets: readonly string[], 
       stages,
       image: image && base ? { base: { source: base.source, sha256: base.sha256, verified: base.verified }, table: describeImage(image) } : null,
       bundle: { sha256: bundle.sha256, bytes: bundle.tar.length, files: bundle.files.length, sources },
+      secrets: pack ? { sha256: pack.sha256, bytes: pack.tar.length, files: pack.files.map((f) => f.path) } : null,
       seed: {
         instanceId: /instance-id: "?([^"\n]+)"?/.exec(meta)![1]!,
-        files: files.map((f) => ({ name: f.name, bytes: Buffer.byteLength(f.content), sha256: f.content === bundle.tar ? bundle.sha256 : sha256(f.content) })),
+        files: files.map((f) => ({ name: f.name, bytes: Buffer.byteLength(f.content), sha256: f.content === bundle.tar ? bundle.sha256 : f.content === pack?.tar ? pack.sha256 : sha256(f.content) })),
       },
     });
   }
   return {
     plan: { imgforge: inputs.version, cluster: cluster.config.cluster.name, kubernetesVersion: cluster.config.cluster.kubernetesVersion, targets: [...targets], nodes },
-    seeds, bundles, images,
+    seeds, bundles, secrets: packs, images,
   };
 }

@@ -19,7 +19,7 @@ export function stageSize(a: Amount): NodeDoc['layout']['root']['size'] {
  * The node's /etc/imgforge/node.json, checked against its schema here so that a document the
  * node would refuse fails the plan instead.
  */
-export function nodeDoc(ctx: SeedContext, layout: Layout, stages: readonly StagePlan[]): NodeDoc {
+export function nodeDoc(ctx: SeedContext, layout: Layout, stages: readonly StagePlan[], secrets: { caCertHash: string; packed: NodeDoc['secrets'] } | null = null): NodeDoc {
   const doc: NodeDoc = {
     schema: NODE_DOC_VERSION,
     node: {
@@ -34,7 +34,9 @@ export function nodeDoc(ctx: SeedContext, layout: Layout, stages: readonly Stage
       name: ctx.cluster.name,
       kubernetesVersion: ctx.cluster.kubernetesVersion,
       endpoint: { host: ctx.cluster.dnsName ?? ctx.cluster.vip, port: ctx.cluster.port },
+      caCertHash: secrets?.caCertHash ?? null,
     },
+    secrets: secrets?.packed ?? null,
     users: ctx.users.map((u) => u.name),
     layout: {
       root: { size: stageSize(layout.root.size) },

@@ -3,12 +3,12 @@ import { load as loadYaml } from 'js-yaml';
 import type nunjucks from 'nunjucks';
 import { imgforgeError } from '../errors/error.ts';
 import { renderTemplate } from '../render/environment.ts';
-import { BUNDLE_NAME, type Bundle } from './bundle.ts';
+import { BUNDLE_NAME, type Bundle, type SECRETS_NAME } from './bundle.ts';
 import type { SeedContext } from './context.ts';
 
 /** A file of the node's NoCloud seed (cloud-init reads them from the CIDATA filesystem's root), or its bundle beside them. */
 export interface SeedFile {
-  readonly name: 'user-data' | 'meta-data' | 'network-config' | 'vendor-data' | typeof BUNDLE_NAME;
+  readonly name: 'user-data' | 'meta-data' | 'network-config' | 'vendor-data' | typeof BUNDLE_NAME | typeof SECRETS_NAME;
   readonly content: string | Buffer;
 }
 

@@ -37,7 +37,20 @@ export const NodeDoc = z.strictObject({
     kubernetesVersion: z.string().regex(/^\d+\.\d+\.\d+$/),
     /** Where the API server is reached: the VIP or DNS name, and its port. */
     endpoint: z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }),
+    /** What a joining node pins the cluster CA by (kubeadm --discovery-token-ca-cert-hash); null before the secrets exist. */
+    caCertHash: z.string().regex(/^sha256:[0-9a-f]{64}$/).nullable(),
   }),
+  /**
+   * The node's secrets: a tar of their own beside the bundle (imgforge-secrets.tar), installed
+   * with it and then removed from the seed's partition. Its digest is pinned here, in the pinned
+   * bundle; null when the node gets none.
+   */
+  secrets: z.strictObject({
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().positive(),
+    /** Where each lands on the node. */
+    files: z.array(z.string().regex(/^\/[^\s]+$/)),
+  }).nullable(),
   /** Login users (their keys come from cloud-init; the report lists them). */
   users: z.array(z.string().regex(/^[a-z_][a-z0-9_-]*$/)),
   layout: z.strictObject({

@@ -434,7 +434,7 @@ describe('valid configs in every format', () => {
     const w = writeConfig('images.config.mjs', asModule(BASE));
     const r = await cli(['--config', w.file, 'render', 'cp01', '--out', w.out]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(listFiles(w.out).filter((f) => !f.startsWith('tree/')), ['.imgforge', 'imgforge-bundle.tar', 'meta-data', 'network-config', 'user-data', 'vendor-data']);
+    assert.deepEqual(listFiles(w.out).filter((f) => !f.startsWith('tree/')), ['.imgforge', 'imgforge-bundle.tar', 'imgforge-secrets.tar', 'meta-data', 'network-config', 'user-data', 'vendor-data']);
     assert.ok(listFiles(w.out).includes('tree/etc/imgforge/node.json'));
   });
 });

@@ -18,9 +18,12 @@ export const EXAMPLES: readonly (readonly [string, string])[] = [
 
 /** Plans print the image's table when the base is cached: the goldens are of plans without one. */
 const EMPTY_CACHE = tempDir('imgforge-empty-cache-');
-const SEED_FILES = ['imgforge-bundle.tar', 'meta-data', 'network-config', 'user-data', 'vendor-data'];
-/** What a node's tree holds that is rendered for it (the static runtime is runtime/ itself). */
-const RENDERED = /^tree\/etc\//;
+const SEED_FILES = ['imgforge-bundle.tar', 'imgforge-secrets.tar', 'meta-data', 'network-config', 'user-data', 'vendor-data'];
+/** What a node's tree holds that is rendered for it (the static runtime is runtime/ itself; the
+ *  secrets come from the test bundle and are checked by test/secrets, not by golden files). */
+const RENDERED = /^tree\/etc\/(?!kubernetes\/pki\/|imgforge\/secrets\/)/;
+/** Secret files in a node's secrets tar: only certificates and public keys may be readable by others. */
+const PUBLIC = /\.(crt|pub)$/;
 
 /** systemd's own unit parser on the rendered units, against the host's units (cloud-init's among them). */
 function verifyUnits(tree: string): string {
@@ -58,7 +61,17 @@ for (const [name, config] of EXAMPLES) {
         assert.equal(statSync(join(dir, 'user-data')).mode & 0o777, 0o600, 'seeds will carry secrets: 0600');
         const tar = spawnSync('tar', ['-tvf', join(dir, 'imgforge-bundle.tar')], { encoding: 'utf8' });
         assert.equal(tar.status, 0, tar.stderr);
-        assert.equal(tar.stdout.trim().split('\n').length, listFiles(join(dir, 'tree')).length + 1, 'the bundle holds the tree (the wants/ symlink is not a file)');
+        const secrets = spawnSync('tar', ['-tvf', join(dir, 'imgforge-secrets.tar')], { encoding: 'utf8' });
+        assert.equal(secrets.status, 0, secrets.stderr);
+        const secretLines = secrets.stdout.trim().split('\n');
+        assert.equal(tar.stdout.trim().split('\n').length + secretLines.length, listFiles(join(dir, 'tree')).length + 1,
+          'the bundle and the secrets tar hold the tree (the wants/ symlink is not a file)');
+        for (const line of secretLines) {
+          const path = line.split(/\s+/).at(-1)!;
+          assert.equal(line.slice(0, 10), PUBLIC.test(path) ? '-rw-r--r--' : '-rw-------', line);
+          assert.equal(statSync(join(dir, 'tree', path)).mode & 0o777, PUBLIC.test(path) ? 0o644 : 0o600, path);
+        }
+        assert.ok(!readFileSync(join(dir, 'imgforge-bundle.tar')).includes('PRIVATE KEY'), 'no key in the bundle: it may be served to anyone');
         assert.ok(readFileSync(join(dir, 'user-data'), 'utf8').includes(node.bundle.sha256), 'user-data pins the bundle');
         if (i === 0) {
           for (const f of [...SEED_FILES.filter((s) => !s.endsWith('.tar')), ...listFiles(dir).filter((f) => RENDERED.test(f))]) {

@@ -96,9 +96,12 @@ export class Rig {
     return events;
   }
 
-  /** Recorded calls, each [command, ...args]; cleared by clearCalls. */
+  /** Recorded calls, each [command, ...args], leaving out the writes of events to the port
+   *  (read those with events()); cleared by clearCalls. */
   calls(name?: string): string[][] {
-    return readFileSync(this.log, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\t')).filter((c) => !name || c[0] === name);
+    return readFileSync(this.log, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\t'))
+      .filter((c) => !(c[0] === 'dd' && c[1]?.endsWith('/org.imgforge.events')))
+      .filter((c) => !name || c[0] === name);
   }
 
   clearCalls(): void {

@@ -6,6 +6,7 @@ import { probeBase } from '../../image/probe.ts';
 import { chooseBase } from '../../plan/base.ts';
 import type { BaseFacts } from '../../plan/index.ts';
 import { selectNodes } from '../../plan/targets.ts';
+import { secretsFor } from '../../secrets/ensure.ts';
 import { formatBytes, parseBytes } from '../../util/size.ts';
 import { json, type Io } from '../output.ts';
 import { loadAndCheck, loadPlan, planInputs, type GlobalOptions } from '../context.ts';
@@ -35,7 +36,8 @@ export async function planCommand(targets: string[], opts: GlobalOptions & PlanF
     const blobs = await readBlobs(cluster, node);
     bases.set(node.config.hostname, { ...found, path: found.raw, layout: probeBase(found.raw), blobBytes: blobs.map((b) => b.data.length) });
   }
-  const { plan } = await loadPlan(cluster, targets, { bases, diskBytes, keepFiles: false });
+  const secrets = await secretsFor(cluster, { create: false });
+  const { plan } = await loadPlan(cluster, targets, { bases, diskBytes, keepFiles: false, secrets });
   if (opts.json) {
     io.out(json(plan));
     return 0;
@@ -50,6 +52,7 @@ export async function planCommand(targets: string[], opts: GlobalOptions & PlanF
       return `${s.name}${s.destructive ? '!' : ''}${after.length ? ` (after ${after.join(', ')})` : ''}`;
     });
     io.out(`${''.padEnd(12)} stages: ${stages.join(', ')}; bundle ${n.bundle.sha256.slice(0, 12)} (${n.bundle.files} files)\n`);
+    io.out(`${''.padEnd(12)} secrets: ${!secrets ? 'not made yet (build or render makes them, and the digests above change)' : n.secrets ? n.secrets.files.map((f) => f.replace(/^\/etc\/(kubernetes\/pki|imgforge\/secrets)\//, '')).join(' ') : 'none'}\n`);
     if (n.image) {
       io.out(`${''.padEnd(12)} image ${formatBytes(n.image.table.sizeBytes)} from ${n.image.base.source}:\n`);
       for (const p of n.image.table.partitions) io.out(`${''.padEnd(14)}${String(p.number).padStart(3)} ${p.role.padEnd(8)} ${String(p.firstLba).padStart(12)}-${String(p.lastLba).padEnd(12)} ${formatBytes(p.bytes).padStart(10)} ${p.name}\n`);

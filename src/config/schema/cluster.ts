@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Addons } from './addons.ts';
-import { Cidr, DnsName, Hostname, Ip, KubeVersion, Version } from './primitives.ts';
+import { Cidr, DnsName, Duration, Hostname, Ip, KubeVersion, Version } from './primitives.ts';
 
 /** The cluster as kubeadm sees it. */
 export const Cluster = z.strictObject({
@@ -48,6 +48,18 @@ export const Cluster = z.strictObject({
     /** "stacked": a member on each control plane (and workers with etcd: true); "external": on nodes with role "etcd". @default "stacked" */
     topology: z.enum(['stacked', 'external']).default('stacked'),
   }).prefault({}),
+  /**
+   * Key algorithm of the cluster's certificate authorities and of the certificates imgforge issues
+   * (kubeadm ClusterConfiguration.encryptionAlgorithm). ECDSA keys are made in milliseconds, RSA
+   * keys in about 0.2 s each. @default "RSA-2048"
+   */
+  encryptionAlgorithm: z.enum(['RSA-2048', 'RSA-3072', 'RSA-4096', 'ECDSA-P256']).default('RSA-2048'),
+  /**
+   * How long the bootstrap token imgforge makes lets nodes join, from `imgforge secrets init` or
+   * `imgforge secrets rotate-token`: every node must first boot within it (a node flashed later
+   * needs `rotate-token` and a new image). kubeadm's own default is 24h. @default "168h"
+   */
+  bootstrapTokenTtl: Duration.prefault('168h'),
   /** Control-plane nodes also run workloads (their NoSchedule taint is removed). @default false */
   schedulableControlPlanes: z.boolean().default(false),
   /** Add-ons installed once the cluster is up. @default {} */

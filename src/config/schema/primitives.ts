@@ -68,3 +68,15 @@ export const Labels = z.record(
   z.string().regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'must be a Kubernetes label key'),
   z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, 'must be a Kubernetes label value'),
 );
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** A duration as "90m", "24h", "7d" (or a mix, "1d12h"): whole seconds out. */
+export const Duration = z.string().transform((v, ctx) => {
+  const parts = [...v.matchAll(/(\d+)([smhd])/g)];
+  if (!/^(\d+[smhd])+$/.test(v) || parts.length === 0) {
+    ctx.issues.push({ code: 'custom', input: v, message: 'must be a duration such as 90m, 24h or 7d' });
+    return z.NEVER;
+  }
+  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * DURATION_UNITS[unit!]!, 0);
+});

@@ -29,7 +29,7 @@ emit() {
   [ -r "$ROOT/proc/sys/kernel/random/boot_id" ] && read -r ev_boot <"$ROOT/proc/sys/kernel/random/boot_id"
   ev_line=$(EV_NODE=${IMGFORGE_NODE_HOSTNAME:-$(hostname 2>/dev/null || echo unknown)} EV_BOOT=$ev_boot EV_STAGE=$STAGE \
     EV_STATE=$1 EV_MSG=${2:-} EV_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ) EV_UP=$ev_up awk -f "$IMGFORGE_LIB/event.awk" </dev/null)
-  if [ -w "$EVENT_PORT" ]; then printf '%s\n' "$ev_line" >>"$EVENT_PORT" 2>/dev/null || true; fi
+  if [ -w "$EVENT_PORT" ]; then port_write "$ev_line"; fi
   if [ -d "$STATE_DIR" ] || mkdir -p "$STATE_DIR" 2>/dev/null; then printf '%s\n' "$ev_line" >>"$EVENT_SPOOL" 2>/dev/null || true; fi
   printf 'MESSAGE=%s\nSYSLOG_IDENTIFIER=imgforge\nIMGFORGE_STAGE=%s\nIMGFORGE_STATE=%s\n' "$ev_line" "$STAGE" "$1" \
     | logger --journald 2>/dev/null || true
@@ -39,6 +39,17 @@ emit() {
     *) ev_text="stage $STAGE $1${2:+: $2}" ;;
   esac
   printf 'imgforge: %s\n' "$ev_text" >>"$ROOT/dev/console" 2>/dev/null || true
+}
+
+# port_write LINE: to the event port without blocking (a port no host program reads holds a
+# blocking write forever, virtio_console wait_port_writable); the port opens once at a time
+# (EBUSY while another stage writes), so a few tries.
+port_write() {
+  for pw_try in 1 2 3 4 5; do
+    if printf '%s\n' "$1" | dd of="$EVENT_PORT" oflag=nonblock,append conv=notrunc status=none 2>/dev/null; then return 0; fi
+    [ "$pw_try" -eq 5 ] || sleep 0.1
+  done
+  return 0
 }
 
 note() { emit note "$1"; }
@@ -114,7 +125,8 @@ wait_for() {
 # fsync, rename, fsync of the folder (rename(2) is atomic; coreutils sync(1) FILE fsyncs FILE).
 atomic_write() {
   aw_tmp="$1.imgforge-new"
-  cat >"$aw_tmp" || return 1
+  # Private until chmod gives the file its mode: the content may be a secret.
+  (umask 077 && cat >"$aw_tmp") || return 1
   chmod "$2" "$aw_tmp" && sync -- "$aw_tmp" && mv -f "$aw_tmp" "$1" && sync -- "${1%/*}"
 }
 

@@ -19,6 +19,7 @@ PENDING_TYPE=7d7c3e1c-5b0f-4d56-9a8e-1a3e0c6b2f41 # imgforge: created, not yet w
 LINUX_TYPE=0fc63daf-8483-4772-8e79-3d69d8477de4   # Linux filesystem data (Discoverable Partitions Specification)
 
 discover() { # the disk holding /, and root's place on it, from sysfs
+  problem="the disk holding / was not found in sysfs"
   root_sys=$(readlink -f "$ROOT/sys/dev/block/$(mountpoint -d /)") || return 1
   [ -f "$root_sys/partition" ] || { problem="the root file system is not on a disk partition"; return 1; }
   disk_sys=${root_sys%/*}
@@ -39,8 +40,28 @@ size_of() { # KIND VALUE: the sectors a declared size takes on this disk; empty 
 
 # plan: where root ends and each reserved partition goes (plan_root_end, plan_<i>_start/_end), the
 # same arithmetic as src/plan/layout.ts placePartitions. Sets $problem when the layout cannot fit.
+# Once the reserved partitions exist they are the layout, whatever the disk's size says now: a
+# disk grown since (a VM's), or a card a few MB off the size a --disk-size image was built for,
+# moves nothing. Needs $table.
 plan() {
   count=${IMGFORGE_LAYOUT_RESERVED_COUNT:-0}
+  if [ "$count" -gt 0 ]; then
+    i=0 found=0
+    while [ "$i" -lt "$count" ]; do
+      e=$(entries_named "$(nth LAYOUT_RESERVED "$i" NAME)")
+      if [ -n "$e" ]; then
+        found=$((found + 1))
+        eval "plan_${i}_start=$(echo "$e" | head -1 | cut -d' ' -f2) plan_${i}_end=$(echo "$e" | head -1 | cut -d' ' -f3)"
+      fi
+      i=$((i + 1))
+    done
+    if [ "$found" -eq "$count" ]; then
+      plan_root_end=$((plan_0_start - 1))
+      return 0
+    fi
+    # All are created in one table write: some without the others is not imgforge's doing.
+    if [ "$found" -gt 0 ]; then problem="only $found of the $count reserved partitions exist; imgforge creates them together and will not guess where the others go"; return 1; fi
+  fi
   usable_end=$(( (disk_sectors - GPT_TAIL) / ALIGN * ALIGN )) # exclusive
   fixed=0 rests=0 i=0
   root_size=$(size_of "$IMGFORGE_LAYOUT_ROOT_SIZE_KIND" "$IMGFORGE_LAYOUT_ROOT_SIZE_VALUE")
@@ -99,9 +120,9 @@ fs_bytes() { # the root file system's size, from its superblock
 
 stage_check() {
   discover || { CHECK_MSG=$problem; return 1; }
+  table=$(table) || { CHECK_MSG="partx could not read the partition table"; return 1; }
   plan || { CHECK_MSG=$problem; return 1; }
   [ "$(last_usable)" = $((disk_sectors - GPT_TAIL - 1)) ] || { CHECK_MSG="the backup GPT is not at the disk's end"; return 1; }
-  table=$(table) || return 1
   i=0
   while [ "$i" -lt "$count" ]; do
     name=$(nth LAYOUT_RESERVED "$i" NAME)
@@ -123,9 +144,10 @@ stage_check() {
 stage_apply() {
   have sgdisk:gdisk partx:util-linux wipefs:util-linux resize2fs:e2fsprogs dumpe2fs:e2fsprogs mkfs.ext4:e2fsprogs
   discover || fatal "$problem"
-  plan || fatal "$problem"
   table=$(table) || die "partx could not read the partition table of $disk"
+  plan || fatal "$problem"
   root_end=$(printf '%s\n' "$table" | while read -r n _ e _; do [ "$n" != "$root_num" ] || echo "$e"; done)
+  [ -n "$root_end" ] || fatal "the partition table of $disk has no partition $root_num, which holds /"
   [ "$root_end" -le "$plan_root_end" ] || fatal "root already ends at sector $root_end, past its declared end $plan_root_end; imgforge never shrinks root"
 
   # Every change to the table in one sgdisk run, one write (gdisk syncs and waits a second after
@@ -188,8 +210,14 @@ stage_apply() {
     set -- $(entries_named "$name")
     if [ "${4:-}" = "$PENDING_TYPE" ]; then
       dev=/dev/$(kernel_partition "$1") || die "the kernel has no device for partition $name (number $1)"
+      # Its first and last MiB zeroed through the disk: LVM or md may have claimed an old label
+      # there (a reused disk) and hold the partition, which wipefs then cannot open.
+      dd if=/dev/zero of="$disk" bs=512 seek="$2" count="$ALIGN" conv=notrunc,fsync 2>/dev/null
+      dd if=/dev/zero of="$disk" bs=512 seek="$(($3 + 1 - ALIGN))" count="$ALIGN" conv=notrunc,fsync 2>/dev/null
+      holders=
+      for h in "$disk_sys/${dev##*/}/holders"/*; do if [ -e "$h" ]; then holders="$holders ${h##*/}"; fi; done
+      [ -z "$holders" ] || die "$dev is held by$holders (an old LVM or RAID volume on a reused disk); stop it (vgchange -an, mdadm --stop) and reboot"
       wipefs -a -q "$dev"
-      dd if=/dev/zero of="$dev" bs=1M count=1 conv=fsync 2>/dev/null
       format=$(nth LAYOUT_RESERVED "$i" FORMAT)
       if [ "$format" = ext4 ]; then mkfs.ext4 -q -F -L "$name" "$dev"; fi
       final="$final -t $1:$LINUX_TYPE" prepared="$prepared${prepared:+, }$name ($format)"

@@ -28,7 +28,8 @@ mounted() { # NAME MOUNTPOINT
 
 mount_one() { # NAME MOUNTPOINT
   if ! fstab_has "$1" "$2"; then
-    { cat "$FSTAB" 2>/dev/null; printf 'PARTLABEL=%s\t%s\text4\tdefaults,nofail,x-systemd.device-timeout=30s\t0\t2\n' "$1" "$2"; } \
+    # A last line without its newline must not swallow the new one.
+    { cat "$FSTAB" 2>/dev/null; [ ! -s "$FSTAB" ] || [ -z "$(tail -c 1 "$FSTAB")" ] || echo; printf 'PARTLABEL=%s\t%s\text4\tdefaults,nofail,x-systemd.device-timeout=30s\t0\t2\n' "$1" "$2"; } \
       | atomic_write "$FSTAB" 0644 || die "could not write $FSTAB"
     note "added $1 at $2 to /etc/fstab"
   fi
