@@ -56,7 +56,7 @@ const median = (xs: readonly number[]): number => {
 // ---------------------------------------------------------------------------------------------
 // Running and timing
 
-const PHASES = ['start-up', 'base', 'assemble', 'verify and digest'] as const;
+const PHASES = ['start-up', 'base', 'assemble', 'verify, digest and audit'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface ImgforgeRun {
@@ -82,7 +82,7 @@ let phase = 'start-up';
 const close = () => { peaks[phase] = Math.max(peaks[phase] ?? 0, hwm()); try { writeFileSync('/proc/self/clear_refs', '5'); } catch {} };
 const write = process.stderr.write.bind(process.stderr);
 process.stderr.write = (chunk, ...rest) => {
-  const m = /^\\S+: (base|assemble|verify and digest)$/m.exec(String(chunk));
+  const m = /^\\S+: (base|assemble|verify, digest and audit)$/m.exec(String(chunk));
   if (m) { close(); phase = m[1]; }
   return write(chunk, ...rest);
 };
@@ -108,7 +108,7 @@ async function runImgforge(node: string, base: string): Promise<ImgforgeRun> {
   const m = JSON.parse(readFileSync(join(out, `${node}.manifest.json`), 'utf8')) as { image: { mappedBytes: number; sha256: string } };
   const result: ImgforgeRun = {
     ms: r.ms,
-    phases: { 'start-up': at('base'), base: at('assemble') - at('base'), assemble: at('verify and digest') - at('assemble'), 'verify and digest': r.ms - at('verify and digest') },
+    phases: { 'start-up': at('base'), base: at('assemble') - at('base'), assemble: at('verify, digest and audit') - at('assemble'), 'verify, digest and audit': r.ms - at('verify, digest and audit') },
     rssKiB: rss,
     image: { size: statSync(img).size, allocated: allocated(img), mapped: m.image.mappedBytes, sha256: m.image.sha256 },
   };
@@ -217,7 +217,7 @@ try {
   }
   p();
   p('Where the time goes (median seconds). imgforge phases run from one step line on stderr to the next: start-up (Node, config, plan) until `<node>: base`; '
-    + 'base (hash --base, probe the cached raw) until `<node>: assemble`; assemble (copy, seed, root edits, hashing the image\'s head) until `<node>: verify and digest`; then hashing the rest, the bmap and the checks, to exit.');
+    + 'base (hash --base, probe the cached raw) until `<node>: assemble`; assemble (copy, seed, root edits, hashing the image\'s head) until `<node>: verify, digest and audit`; then hashing the rest, the bmap and the checks, to exit.');
   p();
   p(`| node | ${PHASES.map((x) => `imgforge: ${x}`).join(' | ')} | by hand: cp --sparse=always | openssl dgst -sha256 | bmaptool create |`);
   p('| --- | --- | --- | --- | --- | --- | --- | --- |');

@@ -3,10 +3,11 @@ import { etcdRules } from './rules/etcd.ts';
 import { identityRules } from './rules/identity.ts';
 import { networkRules } from './rules/network.ts';
 import { platformRules } from './rules/platform.ts';
+import { secretsRules } from './rules/secrets.ts';
 import { storageRules } from './rules/storage.ts';
 import { versionRules } from './rules/versions.ts';
 
-const RULES = [identityRules, etcdRules, networkRules, platformRules, versionRules, storageRules];
+const RULES = [identityRules, etcdRules, networkRules, platformRules, versionRules, storageRules, secretsRules];
 const ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
 export interface CheckReport {

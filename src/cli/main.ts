@@ -30,7 +30,7 @@ function program(io: Io, done: (code: number) => void): Command {
   const commands = {
     profiles: () => import('./commands/profiles.ts'), check: () => import('./commands/check.ts'), render: () => import('./commands/render.ts'),
     plan: () => import('./commands/plan.ts'), build: () => import('./commands/build.ts'), inspect: () => import('./commands/inspect.ts'),
-    test: () => import('./commands/test.ts'), secrets: () => import('./commands/secrets.ts'),
+    test: () => import('./commands/test.ts'), secrets: () => import('./commands/secrets.ts'), audit: () => import('./commands/audit.ts'),
   };
   cli.command('profiles').description('list the board profiles')
     .option('--json', 'machine-readable output')
@@ -72,9 +72,10 @@ function program(io: Io, done: (code: number) => void): Command {
   secrets.command('show').description('kinds, fingerprints, algorithms, validity, the CA hash and the token\'s id and expiry; never a key\'s bytes')
     .option('--json', 'machine-readable output')
     .action(async (_o, cmd: Command) => done(await (await commands.secrets()).secretsShow(globals(cmd), io)));
-  secrets.command('rotate-token').description('a new bootstrap token, valid for cluster.bootstrapTokenTtl, for nodes flashed late')
+  secrets.command('rotate-token').description('a new bootstrap token, valid for cluster.bootstrapTokenTtl: for the named nodes (flashed late; no other seed changes), else for every node')
+    .argument('[nodes...]', 'hostnames of the nodes flashed late')
     .option('--json', 'machine-readable output')
-    .action(async (_o, cmd: Command) => done(await (await commands.secrets()).secretsRotateToken(globals(cmd), io)));
+    .action(async (nodes: string[], _o, cmd: Command) => done(await (await commands.secrets()).secretsRotateToken(nodes, globals(cmd), io)));
   secrets.command('issue').description('certificates for etcd members that are new or readdressed; the CAs and the rest stay')
     .option('--json', 'machine-readable output')
     .action(async (_o, cmd: Command) => done(await (await commands.secrets()).secretsIssue(globals(cmd), io)));
@@ -82,6 +83,10 @@ function program(io: Io, done: (code: number) => void): Command {
     .argument('<image>', 'image file')
     .option('--json', 'machine-readable output')
     .action(async (image: string, _o, cmd: Command) => done(await (await commands.inspect()).inspectCommand(image, globals(cmd), io)));
+  cli.command('audit').description('every private key an image, seed folder or render tree carries, by kind and the node\'s role; exit 1 when a node other than a control plane holds a CA or service-account key, or a key file is not 0600')
+    .argument('<image|folder...>', 'image files or folders')
+    .option('--json', 'machine-readable output')
+    .action(async (targets: string[], _o, cmd: Command) => done(await (await commands.audit()).auditCommand(targets, globals(cmd), io)));
   cli.command('test').description('boot an image (or build and boot a node) under QEMU and check what the node reports against its plan')
     .argument('<image|node>', 'image file, or a node hostname to build first')
     .option('--disk-size <size>', 'virtual disk size, larger than the image to exercise the layout stage', '16GiB')
@@ -129,5 +134,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
 }
 
 if (import.meta.main) {
+  // A reader that stops early (`imgforge plan | head`) closes the pipe: the rest is unwanted, as
+  // with any Unix filter, and the command still finishes what it writes to disk.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') throw e; });
   process.exitCode = await main(process.argv.slice(2));
 }

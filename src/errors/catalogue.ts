@@ -191,6 +191,12 @@ export const catalogue = {
     message: (a) => `${a.path} was assembled but ${a.check} found problems: ${a.detail}`,
     hint: () => 'Nothing was written under a final name. This points at the base or at imgforge; run again with --debug and report it with the output.',
   }),
+  SecretsLeak: entry<{ path: string; node: string; violations: string }>({
+    category: 'assembly',
+    title: 'The image carries secrets its node must not hold',
+    message: (a) => `${a.path} (${a.node}) was assembled, but the secrets audit found: ${a.violations}`,
+    hint: () => 'Nothing was written under a final name. A key in the base itself (an image taken from another node, or a base with keys baked in) reaches every node built from it: build from a clean base. `imgforge audit <image>` lists every key an image carries.',
+  }),
   SecretsInvalid: entry<{ path: string; detail: string; fix?: string }>({
     category: 'input',
     title: 'The secrets bundle is not usable',

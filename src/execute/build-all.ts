@@ -5,7 +5,7 @@ import { probeBase } from '../image/probe.ts';
 import { chooseBase } from '../plan/base.ts';
 import { planCluster, type PlanInputs } from '../plan/index.ts';
 import { selectNodes } from '../plan/targets.ts';
-import { secretsFor } from '../secrets/ensure.ts';
+import { expiredTokens, secretsFor } from '../secrets/ensure.ts';
 import { readBlobs } from '../base/blobs.ts';
 import { buildNode, type Artifact, type BuildOptions } from './build.ts';
 import { PendingOutputs } from './image/outputs.ts';
@@ -42,6 +42,7 @@ export async function buildAll(cluster: Cluster, targets: readonly string[], opt
   try {
     await outputs.sweep(opts.out);
     const secrets = await secretsFor(cluster, { create: true, say: opts.say });
+    if (secrets) for (const w of expiredTokens(secrets, selectNodes(cluster, targets), Date.now())) opts.say?.(`warning: ${w}\n`);
     for (const node of selectNodes(cluster, targets)) {
       const host = node.config.hostname;
       say(`${host}: base\n`);
@@ -60,7 +61,7 @@ export async function buildAll(cluster: Cluster, targets: readonly string[], opt
         bases: new Map([[host, { ...base, path: base.raw, layout: probeBase(base.raw), blobBytes: blobs.map((b) => b.data.length) }]]),
       });
       artifacts.push(await buildNode(cluster, planned.plan.nodes[0]!, planned.images.get(host)!, planned.seeds.get(host)!, base, blobs,
-        { ...opts, onStep: (n, s) => say(`${n}: ${s}\n`) }, outputs));
+        { ...opts, secrets, onStep: (n, s) => say(`${n}: ${s}\n`) }, outputs));
       await outputs.commit();
     }
     await outputs.close();

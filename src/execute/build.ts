@@ -2,7 +2,9 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ObtainedBase } from '../base/obtain.ts';
 import type { Cluster } from '../config/resolve.ts';
+import { audit } from '../audit/index.ts';
 import { imgforgeError, isImgforgeError } from '../errors/error.ts';
+import type { SecretsBundle } from '../secrets/schema.ts';
 import { describeImage, type ImagePlan } from '../plan/image.ts';
 import type { NodePlan } from '../plan/index.ts';
 import type { SeedFile } from '../plan/seed.ts';
@@ -18,6 +20,8 @@ export interface BuildOptions {
   readonly epoch: number;
   readonly version: string;
   readonly onStep?: ((node: string, step: string) => void) | undefined;
+  /** The cluster's secrets, which name the keys the audit finds. */
+  readonly secrets?: SecretsBundle | undefined;
 }
 
 export interface Artifact {
@@ -72,14 +76,18 @@ export async function buildNode(cluster: Cluster, plan: NodePlan, image: ImagePl
   const tmp = outputs.temp(final);
   step('assemble');
   const log = await assembleImage({ plan: image, base: base.raw, seed, blobs, epoch: opts.epoch }, tmp);
-  step('verify and digest');
-  // The checks run as separate processes while this one hashes: two cores, one pass each.
-  const [digest] = await Promise.all([
+  step('verify, digest and audit');
+  // The checks run as separate processes while this one hashes and audits: two cores, one pass each.
+  const [digest, audited] = await Promise.all([
     digestImage(tmp, image.sizeBytes, mustMap(image)),
+    // The same audit as `imgforge audit`: a key the node must not hold (in the base, or put there
+    // by a bug) stops the build before the image has a name anyone could flash.
+    audit(tmp, { bundle: opts.secrets }),
     sgdiskVerify(tmp),
     check(fsckFatAt(tmp, image.cidata.offsetBytes, image.cidata.sizeBytes), tmp, 'fsck.fat -n on CIDATA'),
     image.root.fs === 'ext4' ? check(e2fsckReadOnly(tmp, image.root.offsetBytes), tmp, 'e2fsck -fn on root') : Promise.resolve(),
   ]);
+  if (!audited.ok) throw imgforgeError('SecretsLeak', { path: tmp, node: plan.hostname, violations: audited.violations.join('; ') });
   await outputs.write(`${final}.bmap`, digest.bmap);
   await outputs.write(`${final}.sha256`, `${digest.sha256}  ${plan.hostname}.img\n`);
   await outputs.write(`${final.replace(/\.img$/, '')}.manifest.json`, manifest(plan, cluster, base, image, digest, log, opts));

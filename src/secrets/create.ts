@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import type { Cluster } from '../config/resolve.ts';
 import { makeCert, newKey, privatePem, publicPem, type Algorithm, type KeyPair } from './pki.ts';
-import { SECRETS_VERSION, type CertKey, type SecretsBundle } from './schema.ts';
+import { SECRETS_VERSION, type CertKey, type SecretsBundle, type Token } from './schema.ts';
 import { certifiedMembers, memberNames, type CertifiedMember } from './scope.ts';
 
 const DAY_MS = 86_400_000;
@@ -25,7 +25,7 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const random = (n: number, set = ALPHABET): string => Array.from({ length: n }, () => set[randomInt(set.length)]).join('');
 
 /** A bootstrap token (cluster-bootstrap token.go: [a-z0-9]{6}.[a-z0-9]{16}) that expires ttl seconds from now. */
-export function newToken(ttlSeconds: number, now: number): SecretsBundle['token'] {
+export function newToken(ttlSeconds: number, now: number): Token {
   return { id: random(6), secret: random(16), expires: new Date(now + ttlSeconds * 1000).toISOString() };
 }
 
@@ -67,6 +67,7 @@ export async function createSecrets(cluster: Cluster, now: number): Promise<Secr
     cas: { cluster: clusterCa.certKey, frontProxy: frontCa.certKey, etcd: etcdCa.certKey },
     serviceAccount: { key: privatePem(saKey.privateKey), pub: publicPem(saKey.publicKey) },
     token: newToken(c.bootstrapTokenTtl, now),
+    nodeTokens: {},
     vrrpPassword: random(8, `${ALPHABET}ABCDEFGHIJKLMNOPQRSTUVWXYZ`),
     apiserverEtcdClient,
     etcdMembers: Object.fromEntries(members),

@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { caCertHash } from './ca-hash.ts';
-import type { CertKey, SecretsBundle } from './schema.ts';
+import type { CertKey, SecretsBundle, Token } from './schema.ts';
 
 export interface CertFacts {
   readonly name: string;
@@ -14,6 +14,10 @@ export interface CertFacts {
   readonly sans: string | null;
 }
 
+export interface TokenFacts { readonly id: string; readonly expires: string; readonly expired: boolean }
+
+const tokenFacts = (t: Token, now: number): TokenFacts => ({ id: t.id, expires: t.expires, expired: Date.parse(t.expires) <= now });
+
 /** What `imgforge secrets show` prints: every kind, fingerprint, algorithm and validity, the CA hash, the token's id and expiry; no key bytes. */
 export interface SecretsFacts {
   readonly cluster: string;
@@ -22,7 +26,9 @@ export interface SecretsFacts {
   readonly caCertHash: string;
   readonly certificates: readonly CertFacts[];
   readonly serviceAccount: { readonly algorithm: string; readonly fingerprint: string };
-  readonly token: { readonly id: string; readonly expires: string; readonly expired: boolean };
+  readonly token: TokenFacts;
+  /** Tokens made for late nodes, by hostname. */
+  readonly nodeTokens: Readonly<Record<string, TokenFacts>>;
   readonly vrrpPassword: 'set';
 }
 
@@ -49,7 +55,8 @@ export function describeSecrets(b: SecretsBundle, now: number): SecretsFacts {
     cluster: b.cluster, algorithm: b.algorithm, created: b.created, caCertHash: caCertHash(b.cas.cluster.cert), certificates,
     // A digest of the public half only: the private key's bytes never leave the bundle.
     serviceAccount: { algorithm: keyAlgorithm(b.serviceAccount.key), fingerprint: createHash('sha256').update(createPublicKey(b.serviceAccount.pub).export({ type: 'spki', format: 'der' })).digest('hex') },
-    token: { id: b.token.id, expires: b.token.expires, expired: Date.parse(b.token.expires) <= now },
+    token: tokenFacts(b.token, now),
+    nodeTokens: Object.fromEntries(Object.entries(b.nodeTokens).map(([n, t]) => [n, tokenFacts(t, now)])),
     vrrpPassword: 'set',
   };
 }

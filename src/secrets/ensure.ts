@@ -1,7 +1,7 @@
-import type { Cluster } from '../config/resolve.ts';
+import type { Cluster, ResolvedNode } from '../config/resolve.ts';
 import { imgforgeError } from '../errors/error.ts';
 import type { SecretsBundle } from './schema.ts';
-import { mismatches } from './scope.ts';
+import { mismatches, tokenOf } from './scope.ts';
 import { loadSecrets, saveSecrets, secretsPath } from './store.ts';
 
 /**
@@ -21,4 +21,17 @@ export async function secretsFor(cluster: Cluster, opts: { readonly create: bool
   const wrong = mismatches(bundle, cluster);
   if (wrong.length) throw imgforgeError('SecretsStale', { path: secretsPath(cluster) }, { details: wrong });
   return bundle;
+}
+
+/**
+ * Nodes whose bootstrap token has expired at `now`: their images would boot and never join.
+ * Not an error (a first control plane registers its token itself), but worth a warning.
+ */
+export function expiredTokens(bundle: SecretsBundle, nodes: readonly ResolvedNode[], now: number): string[] {
+  return nodes.filter((n) => n.config.role !== 'etcd').flatMap((n) => {
+    const t = tokenOf(bundle, n.config.hostname);
+    return Date.parse(t.expires) <= now
+      ? [`${n.config.hostname}: its bootstrap token ${t.id} expired at ${t.expires}; it will not join a running cluster (imgforge secrets rotate-token ${n.config.hostname}, then rebuild it)`]
+      : [];
+  });
 }

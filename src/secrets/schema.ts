@@ -15,6 +15,14 @@ const PrivateKey = z.union([Pem('RSA PRIVATE KEY'), Pem('EC PRIVATE KEY')]);
 export const CertKey = z.strictObject({ cert: Cert, key: PrivateKey });
 export type CertKey = z.output<typeof CertKey>;
 
+/** A bootstrap token (cluster-bootstrap token.go: [a-z0-9]{6}.[a-z0-9]{16}) and when it stops working. */
+const Token = z.strictObject({
+  id: z.string().regex(/^[a-z0-9]{6}$/),
+  secret: z.string().regex(/^[a-z0-9]{16}$/),
+  expires: z.iso.datetime(),
+});
+export type Token = z.output<typeof Token>;
+
 export const SecretsBundle = z.strictObject({
   /** Version of this file's shape. */
   imgforgeSecrets: z.literal(SECRETS_VERSION),
@@ -27,12 +35,13 @@ export const SecretsBundle = z.strictObject({
   cas: z.strictObject({ cluster: CertKey, frontProxy: CertKey, etcd: CertKey }),
   /** The service-account token signing key pair (sa.key, sa.pub): not a certificate. */
   serviceAccount: z.strictObject({ key: PrivateKey, pub: Pem('PUBLIC KEY') }),
-  /** The bootstrap token every node joins with (kubeadm token format), and when it stops working. */
-  token: z.strictObject({
-    id: z.string().regex(/^[a-z0-9]{6}$/),
-    secret: z.string().regex(/^[a-z0-9]{16}$/),
-    expires: z.iso.datetime(),
-  }),
+  /** The bootstrap token the nodes join with (kubeadm token format), and when it stops working. */
+  token: Token,
+  /**
+   * Tokens `imgforge secrets rotate-token <node>...` made for nodes flashed after the cluster's
+   * token expired, by hostname: such a node joins with its own, and no other node's seed changes.
+   */
+  nodeTokens: z.record(z.string(), Token).default({}),
   /** keepalived's VRRP authentication password (auth_pass: 8 characters at most, keepalived.conf(5)). */
   vrrpPassword: z.string().regex(/^[A-Za-z0-9]{8}$/),
   /** With external etcd: the client certificate every API server presents to etcd (apiserver-etcd-client). */

@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Cluster, ResolvedNode } from '../config/resolve.ts';
 import { etcdMembers } from '../check/rules/etcd.ts';
 import { parseCidr, parseIp } from '../util/net.ts';
-import type { SecretsBundle } from './schema.ts';
+import type { SecretsBundle, Token } from './schema.ts';
 
 /** A file a node receives that holds or guards a secret; keys are 0600. */
 export interface SecretFile {
@@ -60,6 +60,9 @@ export function mismatches(bundle: SecretsBundle, cluster: Cluster): string[] {
   return out;
 }
 
+/** The bootstrap token a node joins with: its own when rotate-token made one for it, else the cluster's. */
+export const tokenOf = (bundle: SecretsBundle, hostname: string): Token => bundle.nodeTokens[hostname] ?? bundle.token;
+
 /** The secret files one node receives, by its role. */
 export function secretFiles(bundle: SecretsBundle, cluster: Cluster, node: ResolvedNode): SecretFile[] {
   const out: SecretFile[] = [];
@@ -82,7 +85,10 @@ export function secretFiles(bundle: SecretsBundle, cluster: Cluster, node: Resol
     if (cluster.config.cluster.controlPlaneEndpoint.provider.startsWith('keepalived')) file(`${SECRETS_DIR}/vrrp-password`, `${bundle.vrrpPassword}\n`);
   }
   // Every node that joins Kubernetes: the control planes other than the first, and the workers.
-  if (role !== 'etcd') file(`${SECRETS_DIR}/bootstrap-token`, `${bundle.token.id}.${bundle.token.secret}\n`);
+  if (role !== 'etcd') {
+    const t = tokenOf(bundle, node.config.hostname);
+    file(`${SECRETS_DIR}/bootstrap-token`, `${t.id}.${t.secret}\n`);
+  }
   const member = bundle.etcdMembers[node.config.hostname];
   if (member && role !== 'control-plane') {
     file(`${PKI}/etcd/ca.crt`, bundle.cas.etcd.cert, 0o644);

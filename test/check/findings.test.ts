@@ -78,10 +78,10 @@ async function expectProblems(mutate: (c: Obj) => void, code: 0 | 1, expected: r
   return report;
 }
 
-test('the base config is clean: only the etcd-quorum note', async () => {
+test('the base config is clean: only the etcd-quorum and bootstrap-token notes', async () => {
   const { code, report } = await check();
   assert.equal(code, 0);
-  assert.deepEqual(report.findings.map((f) => `${f.severity}:${f.id}`), ['info:etcd-quorum']);
+  assert.deepEqual(report.findings.map((f) => `${f.severity}:${f.id}`), ['info:etcd-quorum', 'info:bootstrap-token-ttl']);
   assert.equal(report.findings[0]!.message, 'etcd (stacked) has 3 members (cp01, cp02, cp03) and survives 1 failure.');
 });
 

@@ -1,6 +1,6 @@
 import { imgforgeError } from '../../errors/error.ts';
 import { writeDirAtomic } from '../../execute/write-dir.ts';
-import { secretsFor } from '../../secrets/ensure.ts';
+import { expiredTokens, secretsFor } from '../../secrets/ensure.ts';
 import type { BundleSource } from '../../plan/seed.ts';
 import { json, type Io } from '../output.ts';
 import { loadAndCheck, loadPlan, type GlobalOptions } from '../context.ts';
@@ -13,6 +13,8 @@ export async function renderCommand(node: string, opts: GlobalOptions & { out: s
   }
   if (!report.ok && !opts.force) throw imgforgeError('Findings', { errors: report.errors });
   const secrets = await secretsFor(cluster, { create: true, say: opts.json ? undefined : io.err });
+  const target = cluster.nodes.filter((n) => n.config.hostname === node);
+  if (secrets) for (const w of expiredTokens(secrets, target, Date.now())) io.err(`warning: ${w}\n`);
   const { plan, seeds, bundles, secrets: packs } = await loadPlan(cluster, [node], { secrets, ...(opts.bundleUrl ? { bundleSources: [opts.bundleUrl as BundleSource] } : {}) });
   const files = seeds.get(node)!;
   const nodePlan = plan.nodes[0]!;

@@ -42,6 +42,7 @@ export async function secretsShow(opts: GlobalOptions, io: Io): Promise<number> 
   }
   io.out(`cluster ${facts.cluster}, ${facts.algorithm}, made ${facts.created}\nCA hash (kubeadm --discovery-token-ca-cert-hash): ${facts.caCertHash}\n`);
   io.out(`bootstrap token ${facts.token.id}.<secret>, ${facts.token.expired ? 'EXPIRED' : 'valid'} until ${facts.token.expires} (cluster.bootstrapTokenTtl ${cluster.config.cluster.bootstrapTokenTtl / 3600}h)\n`);
+  for (const [node, t] of Object.entries(facts.nodeTokens)) io.out(`  ${node} joins with its own token ${t.id}.<secret>, ${t.expired ? 'EXPIRED' : 'valid'} until ${t.expires}\n`);
   io.out(`service-account key ${facts.serviceAccount.algorithm}, public key SHA-256 ${facts.serviceAccount.fingerprint}\nVRRP password: set\n`);
   for (const c of facts.certificates) {
     io.out(`${c.name}: ${c.subject}, ${c.algorithm}, ${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}\n  SHA-256 ${c.fingerprint}${c.sans ? `\n  ${c.sans}` : ''}\n`);
@@ -49,15 +50,36 @@ export async function secretsShow(opts: GlobalOptions, io: Io): Promise<number> 
   return 0;
 }
 
-/** imgforge secrets rotate-token: a new bootstrap token for nodes flashed after the old one expires. */
-export async function secretsRotateToken(opts: GlobalOptions, io: Io): Promise<number> {
+/**
+ * imgforge secrets rotate-token [node...]: a new bootstrap token. Named nodes (flashed after the
+ * token expired) get one of their own and only their seeds change; with no names the cluster's
+ * token is replaced and every joining node's seed changes (before the cluster first forms).
+ */
+export async function secretsRotateToken(nodes: readonly string[], opts: GlobalOptions, io: Io): Promise<number> {
   const { cluster } = await loadAndCheck(opts);
   const bundle = await existing(cluster);
-  const token = newToken(cluster.config.cluster.bootstrapTokenTtl, Date.now());
-  await saveSecrets(cluster, { ...bundle, token });
   const joiners = cluster.nodes.filter((n) => n.config.role !== 'etcd').map((n) => n.config.hostname);
-  if (opts.json) io.out(json({ path: secretsPath(cluster), token: { id: token.id, expires: token.expires }, seedsChange: joiners }));
-  else io.out(`new bootstrap token ${token.id}.<secret>, valid until ${token.expires}; built from now on, these nodes' seeds change: ${joiners.join(', ')}\n(nodes that have joined need no new image)\n`);
+  for (const node of nodes) {
+    if (!joiners.includes(node)) throw imgforgeError('UnknownNode', { node, known: joiners.join(', ') });
+  }
+  const ttl = cluster.config.cluster.bootstrapTokenTtl;
+  const token = newToken(ttl, Date.now());
+  const next = nodes.length
+    ? { ...bundle, nodeTokens: { ...bundle.nodeTokens, ...Object.fromEntries(nodes.map((n) => [n, token])) } }
+    : { ...bundle, token, nodeTokens: Object.fromEntries(Object.entries(bundle.nodeTokens).filter(([n]) => joiners.includes(n))) };
+  await saveSecrets(cluster, next);
+  const changed = nodes.length ? [...nodes] : joiners.filter((n) => !next.nodeTokens[n]);
+  // A cluster that is already running knows only the tokens its first control plane was built
+  // with: the new one is registered there (kubeadm token create accepts a given token).
+  const register = `kubeadm token create ${token.id}.${token.secret} --ttl ${ttl}s`;
+  if (opts.json) io.out(json({ path: secretsPath(cluster), token: { id: token.id, expires: token.expires }, seedsChange: changed, register }));
+  else {
+    io.out(`new bootstrap token ${token.id}.<secret>, valid until ${token.expires}; rebuild these nodes, their seeds change: ${changed.join(', ')}
+`);
+    io.out(`if the cluster is already running, register it on a control plane first:
+  ${register}
+`);
+  }
   return 0;
 }
 

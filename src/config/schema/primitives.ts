@@ -78,5 +78,10 @@ export const Duration = z.string().transform((v, ctx) => {
     ctx.issues.push({ code: 'custom', input: v, message: 'must be a duration such as 90m, 24h or 7d' });
     return z.NEVER;
   }
-  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * DURATION_UNITS[unit!]!, 0);
+  const seconds = parts.reduce((sum, [, n, unit]) => sum + Number(n) * DURATION_UNITS[unit!]!, 0);
+  if (seconds === 0) {
+    ctx.issues.push({ code: 'custom', input: v, message: 'must be longer than nothing (a token that never expires is a standing credential)' });
+    return z.NEVER;
+  }
+  return seconds;
 });
