@@ -9,5 +9,5 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(4);
 }
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const { entry } = await import('../src/cli/main.ts');
+await entry(process.argv.slice(2));

@@ -63,8 +63,12 @@ function sequenceLength(buf: Buffer, at: number): number {
 export class KeyScanner {
   readonly keys: FoundKey[] = [];
   readonly certs: FoundCert[] = [];
-  #tail = Buffer.alloc(0);
+  // The last bytes fed, and a buffer for searching across a seam: allocated once, so a scan of
+  // gigabytes makes no garbage per piece (off-heap buffers would pile up between collections).
+  readonly #tail = Buffer.alloc(WINDOW);
+  #tailLength = 0;
   #tailAt = 0;
+  readonly #seam = Buffer.alloc(2 * WINDOW);
   readonly #seen = new Set<number>();
   /** The end of the last DER key found: what lies before it is inside that key. */
   #derEnd = 0;
@@ -73,13 +77,19 @@ export class KeyScanner {
     // A gap between pieces reads as zeros (a hole): nothing spans it. Across a seam, the last
     // bytes of the piece before and the first of this one are searched together, for what starts
     // before the seam.
-    const contiguous = this.#tail.length > 0 && this.#tailAt + this.#tail.length === offset;
-    if (contiguous) this.#search(Buffer.concat([this.#tail, piece.subarray(0, WINDOW)]), this.#tailAt, this.#tail.length);
+    const contiguous = this.#tailLength > 0 && this.#tailAt + this.#tailLength === offset;
+    let seam = 0;
+    if (contiguous) {
+      this.#tail.copy(this.#seam, 0, 0, this.#tailLength);
+      seam = this.#tailLength + piece.copy(this.#seam, this.#tailLength, 0, WINDOW);
+      this.#search(this.#seam.subarray(0, seam), this.#tailAt, this.#tailLength);
+    }
     this.#search(piece, offset, piece.length);
-    const joined = contiguous && piece.length < WINDOW ? Buffer.concat([this.#tail, piece]) : piece;
-    const keep = Math.min(WINDOW, joined.length);
-    this.#tail = Buffer.from(joined.subarray(joined.length - keep));
-    this.#tailAt = offset + piece.length - keep;
+    // The new tail: the piece's last bytes, or (a short piece) the seam's, which end with it.
+    const [from, end] = contiguous && piece.length < WINDOW ? [this.#seam, seam] : [piece, piece.length];
+    this.#tailLength = Math.min(WINDOW, end);
+    from.copy(this.#tail, 0, end - this.#tailLength, end);
+    this.#tailAt = offset + piece.length - this.#tailLength;
   }
 
   /** What starts in buf before `limit`; buf[0] is at offset `at` of the whole. */

@@ -133,9 +133,12 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   }
 }
 
-if (import.meta.main) {
+/** The process entry (bin/imgforge.js, or this file run directly): the only place that sets the exit code. */
+export async function entry(argv: readonly string[]): Promise<void> {
   // A reader that stops early (`imgforge plan | head`) closes the pipe: the rest is unwanted, as
   // with any Unix filter, and the command still finishes what it writes to disk.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') throw e; });
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await main(argv);
 }
+
+if (import.meta.main) await entry(process.argv.slice(2));

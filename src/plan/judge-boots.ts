@@ -1,7 +1,7 @@
 import type { Layout } from '../config/schema/layout.ts';
 import type { Event } from '../protocol/events.ts';
 import type { SeedContext } from './context.ts';
-import { judgeReport, judgeStages, judgeUnchanged, reportOf, type Verdict } from './judge.ts';
+import { judgeReport, judgeSecrets, judgeStages, judgeUnchanged, reportOf, type Verdict } from './judge.ts';
 import type { StagePlan } from './stages.ts';
 import type { VmTestPlan } from './vm-test.ts';
 
@@ -18,7 +18,8 @@ export interface BootEvidence {
 export type BootVerdict = Verdict & { readonly boot: string };
 
 /** Every verdict on a test run, from its boots' events. Pure. */
-export function judgeBoots(ctx: SeedContext, layout: Layout, stages: readonly StagePlan[], plan: VmTestPlan, boots: readonly BootEvidence[]): BootVerdict[] {
+export function judgeBoots(ctx: SeedContext, layout: Layout, stages: readonly StagePlan[], plan: VmTestPlan, boots: readonly BootEvidence[],
+  secrets: readonly { readonly path: string; readonly mode: number }[] = []): BootVerdict[] {
   const out: BootVerdict[] = [];
   const say = (boot: string, v: Verdict): void => { out.push({ boot, ...v }); };
   for (const b of boots) {
@@ -39,6 +40,7 @@ export function judgeBoots(ctx: SeedContext, layout: Layout, stages: readonly St
       if (osd && v.check === `partition ${osd} raw`) continue;
       say(b.name, v);
     }
+    for (const v of judgeSecrets(secrets, report)) say(b.name, v);
     for (const v of judgeStages(stages, b.events)) say(b.name, v);
     if (b.name === 'second boot') say(b.name, judgeUnchanged(b.events));
     if (osd) {

@@ -110,3 +110,21 @@ export function judgeUnchanged(events: readonly Event[]): Verdict {
     detail: changed.length || notes.length ? [...changed.map((e) => `${e.stage} changed the machine`), ...notes].join('; ') : 'every stage found its work done',
   };
 }
+
+/**
+ * The node's secrets as its report shows them: each file it was given, installed with its mode;
+ * their digests those its bundle pins; none left on CIDATA once installed.
+ */
+export function judgeSecrets(files: readonly { readonly path: string; readonly mode: number }[], r: Report): Verdict[] {
+  if (!files.length) return [];
+  const seen = new Map(get(r, 'secret').map((w) => [w[0]!, w[1] ?? '']));
+  const v: Verdict[] = files.map((f) => {
+    const mode = seen.get(f.path) ?? 'not reported';
+    return { check: `secret ${f.path}`, ok: mode === f.mode.toString(8), detail: `mode ${mode}, given ${f.mode.toString(8)}` };
+  });
+  const digests = get(r, 'secrets-digests')[0]?.[0] ?? 'not reported';
+  v.push({ check: 'secrets match their pinned digests', ok: digests === 'ok', detail: digests });
+  const left = get(r, 'cidata-secrets')[0]?.[0] ?? 'not reported';
+  v.push({ check: 'secrets removed from CIDATA', ok: left === 'absent', detail: `imgforge-secrets.tar ${left === 'absent' ? 'is gone' : left}` });
+  return v;
+}

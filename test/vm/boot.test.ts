@@ -60,7 +60,8 @@ describe('boot tests', { skip: !enabled && 'set IMGFORGE_BOOT_TESTS=1 (CI runs t
     for (const c of ['hostname', 'ssh key of ops', 'network-config', 'default route', 'dns', 'time sync', 'swap off', 'sysctl net.ipv4.ip_forward', 'module br_netfilter',
       'stage layout', 'stage mounts', 'stage prepare', 'stage complete', 'backup GPT at the disk end', 'root size', 'root file system grown', 'partition ceph',
       'partition ceph placement', 'partition ceph type', 'partition ceph raw', 'partition longhorn ext4 at /var/lib/longhorn', 'booted by uefi',
-      'ssh as ops, OSD label planted']) checked(r, 'first boot', c);
+      'ssh as ops, OSD label planted', 'secret /etc/kubernetes/pki/ca.key', 'secret /etc/kubernetes/pki/ca.crt', 'secret /etc/imgforge/secrets/bootstrap-token',
+      'secrets match their pinned digests', 'secrets removed from CIDATA']) checked(r, 'first boot', c);
     checked(r, 'second boot', 'a later boot changes nothing');
     checked(r, 'second boot', 'partition ceph keeps its OSD');
     checked(r, 'second boot', 'stage layout');
@@ -69,7 +70,8 @@ describe('boot tests', { skip: !enabled && 'set IMGFORGE_BOOT_TESTS=1 (CI runs t
   test('vm2 by legacy BIOS: no reserved partition, a root file system over 2 GiB grows to its declared end, not the disk\'s', async () => {
     const r = await vmTest('vm2', ['--firmware', 'bios']);
     assert.deepEqual(r.boots.map((b) => [b.name, b.outcome]), [['first boot', 'done'], ['second boot', 'done']]);
-    for (const c of ['booted by bios', 'root size', 'root file system grown', 'backup GPT at the disk end', 'stage layout', 'stage prepare']) checked(r, 'first boot', c);
+    for (const c of ['booted by bios', 'root size', 'root file system grown', 'backup GPT at the disk end', 'stage layout', 'stage prepare',
+      'secret /etc/imgforge/secrets/bootstrap-token', 'secrets removed from CIDATA']) checked(r, 'first boot', c);
     checked(r, 'second boot', 'booted by bios');
     checked(r, 'second boot', 'root size');
     checked(r, 'second boot', 'a later boot changes nothing');

@@ -8,7 +8,7 @@ import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { encodeGpt } from '../../src/image/gpt.ts';
 import { deriveGuid } from '../../src/image/guid.ts';
 import { join } from 'node:path';
-import { judgeReport, judgeStages, judgeUnchanged, reportOf } from '../../src/plan/judge.ts';
+import { judgeReport, judgeSecrets, judgeStages, judgeUnchanged, reportOf } from '../../src/plan/judge.ts';
 import { seedContext } from '../../src/plan/context.ts';
 import { planStages } from '../../src/plan/stages.ts';
 import { qemuArgs, type VmSpec } from '../../src/plan/vm.ts';
@@ -56,6 +56,16 @@ test('stages are judged by their last event; a later boot must change nothing', 
   assert.equal(judgeUnchanged([ev('layout', 'ok', { changed: false }), ev('prepare', 'ok', { changed: false })]).ok, true);
   const changed = judgeUnchanged([ev('layout', 'note', { msg: 'created ceph' }), ev('layout', 'ok', { changed: true })]);
   assert.deepEqual([changed.ok, changed.detail], [false, 'layout changed the machine; layout: created ceph']);
+});
+
+test('secrets are judged from the report: each file\'s mode, their digests, and CIDATA left without them', () => {
+  const files = [{ path: '/etc/kubernetes/pki/ca.key', mode: 0o600 }, { path: '/etc/kubernetes/pki/ca.crt', mode: 0o644 }];
+  const judge = (lines: string[][]) => Object.fromEntries(judgeSecrets(files, reportOf(facts(lines))!).map((v) => [v.check, v.ok]));
+  const good = [['secret', '/etc/kubernetes/pki/ca.key', '600'], ['secret', '/etc/kubernetes/pki/ca.crt', '644'], ['secrets-digests', 'ok'], ['cidata-secrets', 'absent']];
+  assert.deepEqual(judge(good), { 'secret /etc/kubernetes/pki/ca.key': true, 'secret /etc/kubernetes/pki/ca.crt': true, 'secrets match their pinned digests': true, 'secrets removed from CIDATA': true });
+  const bad = judge([['secret', '/etc/kubernetes/pki/ca.key', '644'], ['secrets-digests', 'mismatch'], ['cidata-secrets', 'present']]);
+  assert.deepEqual(Object.values(bad), [false, false, false, false], 'a key readable by all, a missing file, changed bytes, the tar still on CIDATA');
+  assert.deepEqual(judgeSecrets([], reportOf(facts(good))!), [], 'a node given no secrets: nothing to judge');
 });
 
 test('the timeline has the console\'s milestones once each and every event, in order', () => {

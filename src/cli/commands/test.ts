@@ -6,6 +6,8 @@ import { runVmTest, timeline } from '../../execute/vm-test.ts';
 import { probeBase } from '../../image/probe.ts';
 import { seedContext } from '../../plan/context.ts';
 import { judgeBoots } from '../../plan/judge-boots.ts';
+import { secretsFor } from '../../secrets/ensure.ts';
+import { secretFiles } from '../../secrets/scope.ts';
 import { planStages } from '../../plan/stages.ts';
 import { planVmTest } from '../../plan/vm-test.ts';
 import { kvmUsable } from '../../tools/qemu.ts';
@@ -100,9 +102,10 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   }
   if (abort.signal.aborted) return 130;
   const stages = planStages({ layout: node.profile.layout });
+  const bundle = await secretsFor(cluster, { create: false });
   const verdicts = judgeBoots(seedContext(cluster, node), node.profile.layout, stages, plan, result.boots.map((b) => ({
     name: b.name, outcome: b.outcome, events: b.events.map((e) => e.event), lastLines: b.lines.slice(-15).map((l) => l.text), hookError: b.hookError,
-  })));
+  })), bundle ? secretFiles(bundle, cluster, node) : []);
   const ok = verdicts.length > 0 && verdicts.every((v) => v.ok);
   const boots = result.boots.map((b) => ({ name: b.name, outcome: b.outcome, seconds: Math.max(b.lines.at(-1)?.t ?? 0, b.events.at(-1)?.t ?? 0), timeline: timeline(b.lines, b.events), rejected: b.rejected }));
   if (opts.json) {
