@@ -38,11 +38,14 @@ export interface AuditReport {
 
 const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
 
-/** Audit an image file or a folder; `bundle` names the cluster's own keys when it is the node's cluster. */
-export async function audit(target: string, opts: { readonly bundle?: SecretsBundle | undefined } = {}): Promise<AuditReport> {
+/**
+ * Audit an image file or a folder; `bundle` names the cluster's own keys when it is the node's
+ * cluster; `scanned` is what a scanner fed by another pass over the image already saw (scanImage).
+ */
+export async function audit(target: string, opts: { readonly bundle?: SecretsBundle | undefined; readonly scanned?: Parameters<typeof scanImage>[1] } = {}): Promise<AuditReport> {
   const st = await stat(target).catch(() => undefined);
   if (!st) throw imgforgeError('ReadFailed', { path: target, detail: 'no such file or folder' });
-  const ev = st.isDirectory() ? await scanFolder(target) : await scanImage(target);
+  const ev = st.isDirectory() ? await scanFolder(target) : await scanImage(target, opts.scanned);
   const parsed = ev.nodeJson ? NodeDoc.safeParse(JSON.parse(ev.nodeJson)) : undefined;
   const doc = parsed?.success ? parsed.data : null;
   const bundle = opts.bundle && doc && opts.bundle.cluster === doc.cluster.name ? opts.bundle : undefined;

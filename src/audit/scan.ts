@@ -24,7 +24,8 @@ export interface FoundCert {
 }
 
 /** The largest key or certificate looked for (an RSA-4096 PEM key is 3.3 KB; a long chain certificate a few KB). */
-const WINDOW = 16 * 1024;
+export const SCAN_WINDOW = 16 * 1024;
+const WINDOW = SCAN_WINDOW;
 
 /**
  * Anchors are six bytes or fewer: V8 searches those with memchr and a compare, several times
@@ -40,15 +41,14 @@ const PEM_FORMAT: Record<string, KeyFormat> = {
  * DER keys: the version INTEGER (0 for PKCS#1 and PKCS#8, 1 for SEC1), what must follow it, and
  * the encoding that implies; the SEQUENCE header before it is 2, 3 or 4 bytes long (X.690 8.1.3).
  */
-const VERSION_0 = Buffer.from('020100', 'hex');
-const VERSION_1 = Buffer.from('020101', 'hex');
-const AFTER: readonly { version: Buffer; next: Buffer; type: 'pkcs1' | 'sec1' | 'pkcs8' }[] = [
-  { version: VERSION_0, next: Buffer.from('028201', 'hex'), type: 'pkcs1' }, // a modulus of 2048 bits or more
-  { version: VERSION_0, next: Buffer.from('300d06092a864886f70d010101', 'hex'), type: 'pkcs8' }, // rsaEncryption
-  { version: VERSION_0, next: Buffer.from('301306072a8648ce3d0201', 'hex'), type: 'pkcs8' }, // id-ecPublicKey
-  { version: VERSION_0, next: Buffer.from('300506032b6570', 'hex'), type: 'pkcs8' }, // id-Ed25519
-  { version: VERSION_1, next: Buffer.from('0420', 'hex'), type: 'sec1' }, // a 32-byte key (P-256)
-  { version: VERSION_1, next: Buffer.from('0430', 'hex'), type: 'sec1' }, // a 48-byte key (P-384)
+const VERSION = Buffer.from('0201', 'hex'); // INTEGER, one byte: the version follows
+const AFTER: readonly { version: number; next: Buffer; type: 'pkcs1' | 'sec1' | 'pkcs8' }[] = [
+  { version: 0, next: Buffer.from('028201', 'hex'), type: 'pkcs1' }, // a modulus of 2048 bits or more
+  { version: 0, next: Buffer.from('300d06092a864886f70d010101', 'hex'), type: 'pkcs8' }, // rsaEncryption
+  { version: 0, next: Buffer.from('301306072a8648ce3d0201', 'hex'), type: 'pkcs8' }, // id-ecPublicKey
+  { version: 0, next: Buffer.from('300506032b6570', 'hex'), type: 'pkcs8' }, // id-Ed25519
+  { version: 1, next: Buffer.from('0420', 'hex'), type: 'sec1' }, // a 32-byte key (P-256)
+  { version: 1, next: Buffer.from('0430', 'hex'), type: 'sec1' }, // a 48-byte key (P-384)
 ];
 
 /** The DER element starting at `at`: its whole length, or 0 when the header is not a SEQUENCE that fits. */
@@ -103,14 +103,15 @@ export class KeyScanner {
       else this.#key(at + i - 4, 'pem', PEM_FORMAT[m[1]!]!, der);
     }
     const found: { start: number; len: number; type: 'pkcs1' | 'sec1' | 'pkcs8' }[] = [];
-    for (const version of [VERSION_0, VERSION_1]) {
-      for (let i = buf.indexOf(version); i >= 0 && i - 4 < limit; i = buf.indexOf(version, i + 1)) {
-        const a = AFTER.find((x) => x.version === version && buf.compare(x.next, 0, x.next.length, i + 3, i + 3 + x.next.length) === 0);
-        if (!a) continue;
-        for (const head of [2, 3, 4]) {
-          const len = sequenceLength(buf, i - head);
-          if (len && i - head < limit) found.push({ start: i - head, len, type: a.type });
-        }
+    // One search for both versions (a two-byte anchor costs no more than a longer one).
+    for (let i = buf.indexOf(VERSION); i >= 0 && i - 4 < limit; i = buf.indexOf(VERSION, i + 1)) {
+      const version = buf[i + 2];
+      if (version !== 0 && version !== 1) continue;
+      const a = AFTER.find((x) => x.version === version && buf.compare(x.next, 0, x.next.length, i + 3, i + 3 + x.next.length) === 0);
+      if (!a) continue;
+      for (const head of [2, 3, 4]) {
+        const len = sequenceLength(buf, i - head);
+        if (len && i - head < limit) found.push({ start: i - head, len, type: a.type });
       }
     }
     // Outermost first: a PKCS#8 key wraps a PKCS#1 or SEC1 one, which is the same key.

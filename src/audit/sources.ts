@@ -11,7 +11,7 @@ import { readPieces } from '../execute/image/copy.ts';
 import { dataExtents } from '../tools/filefrag.ts';
 import { mdir, mtypeBytes } from '../tools/fat.ts';
 import { identity } from './classify.ts';
-import { KeyScanner, type FoundCert, type FoundKey } from './scan.ts';
+import { KeyScanner, SCAN_WINDOW, type FoundCert, type FoundKey } from './scan.ts';
 import { readTar, type TarEntry } from './tar.ts';
 
 /** A key found, where: a partition and the offset in the image, or a file (in a tar: "a.tar:path") and its mode. */
@@ -48,22 +48,32 @@ function fromTar(entries: readonly TarEntry[], label: string, ev: Evidence): voi
   }
 }
 
-export async function scanImage(path: string): Promise<Evidence> {
+/**
+ * Scan an image. `scanned`: a scanner that already saw every data byte from `from` to the end
+ * (fed by the build's digest pass, so the image is read once); only the bytes before it are read
+ * here, with a window's overlap for a key that straddles `from`.
+ */
+export async function scanImage(path: string, scanned?: { readonly scanner: KeyScanner; readonly from: number }): Promise<Evidence> {
   const layout = probeBase(path);
   const ev: Evidence = { type: 'image', raw: [], files: [], certs: [], nodeJson: null };
   const scanner = new KeyScanner();
+  const until = scanned ? Math.min(layout.sizeBytes, scanned.from + SCAN_WINDOW) : layout.sizeBytes;
   const fd = await open(path, 'r');
   try {
-    await readPieces(fd, await dataExtents(path, layout.sizeBytes), 0, layout.sizeBytes, (chunk, pos) => scanner.feed(chunk, pos));
+    await readPieces(fd, await dataExtents(path, layout.sizeBytes), 0, until, (chunk, pos) => scanner.feed(chunk, pos));
   } finally {
     await fd.close();
   }
+  const keys = new Map(scanner.keys.map((k) => [k.offset, k]));
+  const certs = new Map(scanner.certs.map((c) => [c.offset, c]));
+  for (const k of scanned?.scanner.keys ?? []) keys.set(k.offset, k);
+  for (const c of scanned?.scanner.certs ?? []) certs.set(c.offset, c);
   const partOf = (offset: number): string => {
     const p = layout.partitions.find((x) => offset >= x.firstLba * 512 && offset <= x.lastLba * 512 + 511);
     return p ? `partition ${p.number}${p.label || p.partlabel ? ` (${p.label || p.partlabel})` : ''}` : 'outside every partition';
   };
-  ev.raw.push(...scanner.keys.sort((a, b) => a.offset - b.offset).map((key) => ({ key, where: partOf(key.offset), offset: key.offset })));
-  ev.certs.push(...scanner.certs);
+  ev.raw.push(...[...keys.values()].sort((a, b) => a.offset - b.offset).map((key) => ({ key, where: partOf(key.offset), offset: key.offset })));
+  ev.certs.push(...certs.values());
   const cidata = layout.partitions.find((p) => p.fs === 'vfat' && p.label.toUpperCase() === 'CIDATA');
   if (cidata) {
     const at = cidata.firstLba * 512;

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { ObtainedBase } from '../base/obtain.ts';
 import type { Cluster } from '../config/resolve.ts';
 import { audit } from '../audit/index.ts';
+import { KeyScanner } from '../audit/scan.ts';
 import { imgforgeError, isImgforgeError } from '../errors/error.ts';
 import type { SecretsBundle } from '../secrets/schema.ts';
 import { describeImage, type ImagePlan } from '../plan/image.ts';
@@ -74,19 +75,23 @@ export async function buildNode(cluster: Cluster, plan: NodePlan, image: ImagePl
 
   const final = join(resolve(opts.out), `${plan.hostname}.img`);
   const tmp = outputs.temp(final);
+  // The secrets audit's scanner sees the bytes as they are hashed, the head during assembly and
+  // the rest after it: the image is read once.
+  const scanner = new KeyScanner();
+  const observe = (chunk: Buffer, pos: number): void => scanner.feed(chunk, pos);
   step('assemble');
-  const log = await assembleImage({ plan: image, base: base.raw, seed, blobs, epoch: opts.epoch }, tmp);
+  const log = await assembleImage({ plan: image, base: base.raw, seed, blobs, epoch: opts.epoch, observe }, tmp);
   step('verify, digest and audit');
   // The checks run as separate processes while this one hashes and audits: two cores, one pass each.
-  const [digest, audited] = await Promise.all([
-    digestImage(tmp, image.sizeBytes, mustMap(image)),
-    // The same audit as `imgforge audit`: a key the node must not hold (in the base, or put there
-    // by a bug) stops the build before the image has a name anyone could flash.
-    audit(tmp, { bundle: opts.secrets }),
+  const [digest] = await Promise.all([
+    digestImage(tmp, image.sizeBytes, mustMap(image), observe),
     sgdiskVerify(tmp),
     check(fsckFatAt(tmp, image.cidata.offsetBytes, image.cidata.sizeBytes), tmp, 'fsck.fat -n on CIDATA'),
     image.root.fs === 'ext4' ? check(e2fsckReadOnly(tmp, image.root.offsetBytes), tmp, 'e2fsck -fn on root') : Promise.resolve(),
   ]);
+  // The same audit as `imgforge audit`: a key the node must not hold (in the base, or put there by
+  // a bug) stops the build before the image has a name anyone could flash.
+  const audited = await audit(tmp, { bundle: opts.secrets, scanned: { scanner, from: digest.observedFrom } });
   if (!audited.ok) throw imgforgeError('SecretsLeak', { path: tmp, node: plan.hostname, violations: audited.violations.join('; ') });
   await outputs.write(`${final}.bmap`, digest.bmap);
   await outputs.write(`${final}.sha256`, `${digest.sha256}  ${plan.hostname}.img\n`);

@@ -150,14 +150,17 @@ describe('images of the root example', { concurrency: false }, () => {
     assert.match(text.stdout, /VIOLATIONS:\n(?: {2}- .*\n)* {2}- worker01 is a worker node and carries the cluster CA key \(partition \d+ \(cloudimg-rootfs\) at byte \d+\)/);
   });
 
-  test('build refuses a worker image from a base that carries the CA key: exit 7, nothing under a final name', async () => {
+  test('build refuses a worker image from a base that carries the CA key (root) or the SA key (ESP): exit 7, nothing under a final name', async () => {
     const base = join(dir, 'tainted.img');
     copyFileSync(x86, base);
+    // Root is read by the digest pass, which the audit's scanner rides; the ESP comes before it, in
+    // the image's head, which the audit reads itself.
     plant(base, 360448 * 512 + 5_555_555, Buffer.from(homelabBundle().cas.cluster.key));
+    plant(base, 10240 * 512 + 2_222_221, derOf(homelabBundle().serviceAccount.key));
     const bad = join(dir, 'bad-out');
     const r = await cli(['--config', HOMELAB, 'build', 'worker04', '--base', base, '--out', bad, '--cache-dir', join(dir, 'cache')]);
     assert.equal(r.code, 7, r.stderr);
-    assert.match(r.stderr, /carries secrets its node must not hold[\s\S]*worker04 is a worker node and carries the cluster CA key/);
+    assert.match(r.stderr, /carries secrets its node must not hold[\s\S]*worker04 is a worker node and carries the service-account signing key \(partition 15 \(UEFI\) at byte 7465101\); worker04 is a worker node and carries the cluster CA key \(partition \d+ \(cloudimg-rootfs\)/);
     assert.deepEqual(existsSync(bad) ? listFiles(bad) : [], []);
   });
 });

@@ -19,6 +19,8 @@ export interface AssembleInput {
   readonly blobs: readonly { readonly offsetBytes: number; readonly data: Buffer }[];
   /** SOURCE_DATE_EPOCH: the only time that goes into the image. */
   readonly epoch: number;
+  /** Shown the image's head as it is hashed early (digestHead). */
+  readonly observe?: ((chunk: Buffer, pos: number) => void) | undefined;
 }
 
 /** Regions a flash must write even where they are zero (see digestImage). */
@@ -59,7 +61,7 @@ export async function assembleImage(input: AssembleInput, out: string): Promise<
   const written: Extent[] = [];
   let head: Promise<void> | undefined;
   const startHead = (): void => {
-    head ??= digestHead(out, plan.sizeBytes, mustMap(plan), written.filter((r) => r.offset < headEnd), headEnd);
+    head ??= digestHead(out, plan.sizeBytes, mustMap(plan), written.filter((r) => r.offset < headEnd), headEnd, input.observe);
     head.catch(() => { /* awaited below */ });
   };
   try {

@@ -64,6 +64,17 @@ class ImageHasher {
   readonly #ranges = new Ranges();
   /** Every byte before this is hashed. */
   position = 0;
+  /** Sees every data chunk as it is hashed (holes, zeros, are not shown)... */
+  #observe: ((chunk: Buffer, pos: number) => void) | undefined;
+  /** ...from this position on. */
+  observedFrom = 0;
+
+  /** Show the data chunks from here on to `f` (a second call with the same f changes nothing). */
+  watch(f: ((chunk: Buffer, pos: number) => void) | undefined): void {
+    if (f === this.#observe) return;
+    this.#observe = f;
+    this.observedFrom = this.position;
+  }
 
   constructor(size: number, mustMap: readonly Extent[]) {
     this.size = size;
@@ -97,6 +108,7 @@ class ImageHasher {
   /** Data read at pos (block-aligned, at or after position): hashed whole, and its mapped blocks into the ranges. */
   #data(chunk: Buffer, pos: number): void {
     if (pos < this.position) { chunk = chunk.subarray(this.position - pos); pos = this.position; }
+    this.#observe?.(chunk, pos);
     this.#whole.update(chunk);
     let runStart = -1;
     for (let off = 0; off < chunk.length; off += BLOCK) {
@@ -145,9 +157,11 @@ const headStarts = new Map<string, { hasher: ImageHasher; dev: number; ino: numb
  * may write below `until` afterwards; `written` covers every byte below it that is not zero
  * (regions never written read as zeros in a fresh file). digestImage(path) then goes on from there.
  */
-export async function digestHead(path: string, size: number, mustMap: readonly Extent[], written: readonly Extent[], until: number): Promise<void> {
+export async function digestHead(path: string, size: number, mustMap: readonly Extent[], written: readonly Extent[], until: number,
+  observe?: (chunk: Buffer, pos: number) => void): Promise<void> {
   headStarts.delete(path);
   const hasher = new ImageHasher(size, mustMap);
+  hasher.watch(observe);
   const fd = await open(path, 'r');
   try {
     await hasher.feed(fd, written, Math.min(until, size) - (Math.min(until, size) % BLOCK));
@@ -174,12 +188,15 @@ function mergeExtents(regions: readonly Extent[]): Extent[] {
 }
 
 /**
- * One pass over an image: its SHA-256 (holes hashed as zeros fed from memory, never read) and its
+ * One pass over an image (from where a head start stopped): its SHA-256 (holes hashed as zeros fed from memory, never read) and its
  * bmap. A block is mapped when it holds data or lies in a region that must reach the disk even
  * when zero (partition tables, the seed's FAT, the heads of reserved partitions): a sparse write
  * leaves the disk's old bytes in every unmapped block. Memory stays constant whatever the size.
  */
-export async function digestImage(path: string, size: number, mustMap: readonly Extent[]): Promise<ImageDigest> {
+export async function digestImage(path: string, size: number, mustMap: readonly Extent[],
+  /** Shown every data chunk as it is hashed (the secrets audit scans them as they go by); the
+   *  result's observedFrom says from where (0 when the head start was shown the same). */
+  observe?: (chunk: Buffer, pos: number) => void): Promise<ImageDigest & { readonly observedFrom: number }> {
   const head = headStarts.get(path);
   headStarts.delete(path);
   let hasher = new ImageHasher(size, mustMap);
@@ -187,11 +204,12 @@ export async function digestImage(path: string, size: number, mustMap: readonly 
     const st = await stat(path).catch(() => undefined);
     if (st && st.dev === head.dev && st.ino === head.ino) hasher = head.hasher;
   }
+  hasher.watch(observe);
   const fd = await open(path, 'r');
   try {
     await hasher.feed(fd, await dataExtents(path, size), size);
   } finally {
     await fd.close();
   }
-  return hasher.finish();
+  return { ...hasher.finish(), observedFrom: hasher.observedFrom };
 }
