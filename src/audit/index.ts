@@ -10,7 +10,7 @@ import { imgforgeError } from '../errors/error.ts';
 import { NodeDoc } from '../protocol/node-doc.ts';
 import type { SecretsBundle } from '../secrets/schema.ts';
 import { algorithm, bundleKeys, caKeys, classify, identity } from './classify.ts';
-import { scanFolder, scanImage, type Hit } from './sources.ts';
+import { scanFolder, scanImage, type Hit, type Scanned } from './sources.ts';
 
 export interface AuditedKey {
   readonly kind: string;
@@ -42,7 +42,7 @@ const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(
  * Audit an image file or a folder; `bundle` names the cluster's own keys when it is the node's
  * cluster; `scanned` is what a scanner fed by another pass over the image already saw (scanImage).
  */
-export async function audit(target: string, opts: { readonly bundle?: SecretsBundle | undefined; readonly scanned?: Parameters<typeof scanImage>[1] } = {}): Promise<AuditReport> {
+export async function audit(target: string, opts: { readonly bundle?: SecretsBundle | undefined; readonly scanned?: Scanned | Promise<Scanned> | undefined } = {}): Promise<AuditReport> {
   const st = await stat(target).catch(() => undefined);
   if (!st) throw imgforgeError('ReadFailed', { path: target, detail: 'no such file or folder' });
   const ev = st.isDirectory() ? await scanFolder(target) : await scanImage(target, opts.scanned);

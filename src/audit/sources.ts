@@ -48,32 +48,19 @@ function fromTar(entries: readonly TarEntry[], label: string, ev: Evidence): voi
   }
 }
 
+/** What a scanner fed by another pass over the image (the build's digest) saw: every data byte from `from` on. */
+export interface Scanned {
+  readonly scanner: KeyScanner;
+  readonly from: number;
+}
+
 /**
- * Scan an image. `scanned`: a scanner that already saw every data byte from `from` to the end
- * (fed by the build's digest pass, so the image is read once); only the bytes before it are read
- * here, with a window's overlap for a key that straddles `from`.
+ * Scan an image. With `scanned` (which may still be under way: its files are read meanwhile),
+ * only the bytes before `from` are read here, with a window's overlap for a key that straddles it.
  */
-export async function scanImage(path: string, scanned?: { readonly scanner: KeyScanner; readonly from: number }): Promise<Evidence> {
+export async function scanImage(path: string, scanned?: Scanned | Promise<Scanned>): Promise<Evidence> {
   const layout = probeBase(path);
   const ev: Evidence = { type: 'image', raw: [], files: [], certs: [], nodeJson: null };
-  const scanner = new KeyScanner();
-  const until = scanned ? Math.min(layout.sizeBytes, scanned.from + SCAN_WINDOW) : layout.sizeBytes;
-  const fd = await open(path, 'r');
-  try {
-    await readPieces(fd, await dataExtents(path, layout.sizeBytes), 0, until, (chunk, pos) => scanner.feed(chunk, pos));
-  } finally {
-    await fd.close();
-  }
-  const keys = new Map(scanner.keys.map((k) => [k.offset, k]));
-  const certs = new Map(scanner.certs.map((c) => [c.offset, c]));
-  for (const k of scanned?.scanner.keys ?? []) keys.set(k.offset, k);
-  for (const c of scanned?.scanner.certs ?? []) certs.set(c.offset, c);
-  const partOf = (offset: number): string => {
-    const p = layout.partitions.find((x) => offset >= x.firstLba * 512 && offset <= x.lastLba * 512 + 511);
-    return p ? `partition ${p.number}${p.label || p.partlabel ? ` (${p.label || p.partlabel})` : ''}` : 'outside every partition';
-  };
-  ev.raw.push(...[...keys.values()].sort((a, b) => a.offset - b.offset).map((key) => ({ key, where: partOf(key.offset), offset: key.offset })));
-  ev.certs.push(...certs.values());
   const cidata = layout.partitions.find((p) => p.fs === 'vfat' && p.label.toUpperCase() === 'CIDATA');
   if (cidata) {
     const at = cidata.firstLba * 512;
@@ -82,6 +69,25 @@ export async function scanImage(path: string, scanned?: { readonly scanner: KeyS
       fromTar(await readTar(await mtypeBytes(path, at, name)).catch(() => []), `CIDATA/${name}`, ev);
     }
   }
+  const done = await scanned;
+  const scanner = new KeyScanner();
+  const until = done ? Math.min(layout.sizeBytes, done.from + SCAN_WINDOW) : layout.sizeBytes;
+  const fd = await open(path, 'r');
+  try {
+    await readPieces(fd, await dataExtents(path, layout.sizeBytes), 0, until, (chunk, pos) => scanner.feed(chunk, pos));
+  } finally {
+    await fd.close();
+  }
+  const keys = new Map(scanner.keys.map((k) => [k.offset, k]));
+  const certs = new Map(scanner.certs.map((c) => [c.offset, c]));
+  for (const k of done?.scanner.keys ?? []) keys.set(k.offset, k);
+  for (const c of done?.scanner.certs ?? []) certs.set(c.offset, c);
+  const partOf = (offset: number): string => {
+    const p = layout.partitions.find((x) => offset >= x.firstLba * 512 && offset <= x.lastLba * 512 + 511);
+    return p ? `partition ${p.number}${p.label || p.partlabel ? ` (${p.label || p.partlabel})` : ''}` : 'outside every partition';
+  };
+  ev.raw.push(...[...keys.values()].sort((a, b) => a.offset - b.offset).map((key) => ({ key, where: partOf(key.offset), offset: key.offset })));
+  ev.certs.push(...certs.values());
   return ev;
 }
 

@@ -83,15 +83,17 @@ export async function buildNode(cluster: Cluster, plan: NodePlan, image: ImagePl
   const log = await assembleImage({ plan: image, base: base.raw, seed, blobs, epoch: opts.epoch, observe }, tmp);
   step('verify, digest and audit');
   // The checks run as separate processes while this one hashes and audits: two cores, one pass each.
-  const [digest] = await Promise.all([
-    digestImage(tmp, image.sizeBytes, mustMap(image), observe),
+  // The audit reads the seed's files meanwhile and waits for the digest's scan only at its end.
+  const digesting = digestImage(tmp, image.sizeBytes, mustMap(image), observe);
+  const [digest, audited] = await Promise.all([
+    digesting,
+    audit(tmp, { bundle: opts.secrets, scanned: digesting.then((d) => ({ scanner, from: d.observedFrom })) }),
     sgdiskVerify(tmp),
     check(fsckFatAt(tmp, image.cidata.offsetBytes, image.cidata.sizeBytes), tmp, 'fsck.fat -n on CIDATA'),
     image.root.fs === 'ext4' ? check(e2fsckReadOnly(tmp, image.root.offsetBytes), tmp, 'e2fsck -fn on root') : Promise.resolve(),
   ]);
   // The same audit as `imgforge audit`: a key the node must not hold (in the base, or put there by
   // a bug) stops the build before the image has a name anyone could flash.
-  const audited = await audit(tmp, { bundle: opts.secrets, scanned: { scanner, from: digest.observedFrom } });
   if (!audited.ok) throw imgforgeError('SecretsLeak', { path: tmp, node: plan.hostname, violations: audited.violations.join('; ') });
   await outputs.write(`${final}.bmap`, digest.bmap);
   await outputs.write(`${final}.sha256`, `${digest.sha256}  ${plan.hostname}.img\n`);
