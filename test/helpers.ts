@@ -22,6 +22,14 @@ if (!process.env['IMGFORGE_SECRETS_DIR']) {
   process.env['IMGFORGE_SECRETS_DIR'] = dir;
 }
 
+/** The bundled example and every config in examples/: each must check, plan and render cleanly. */
+export const EXAMPLES: readonly (readonly [string, string])[] = [
+  ['homelab', 'images.config.ts'],
+  ['k8scp-haproxy-calico', 'examples/k8scp-haproxy-calico.config.ts'],
+  ['metallb-bgp-longhorn', 'examples/metallb-bgp-longhorn.config.ts'],
+  ['external-etcd', 'examples/external-etcd.config.ts'],
+];
+
 export interface CliResult {
   readonly code: number;
   readonly stdout: string;

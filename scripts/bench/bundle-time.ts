@@ -3,7 +3,7 @@ import { planInputs } from '../../src/cli/context.ts';
 import { nodeTree, packBundle } from '../../src/plan/bundle.ts';
 import { seedContext } from '../../src/plan/context.ts';
 import { nodeDoc } from '../../src/plan/node-doc.ts';
-import { planStages } from '../../src/plan/stages.ts';
+import { nodeStages } from '../../src/plan/index.ts';
 import { createEnvironment } from '../../src/render/environment.ts';
 
 /**
@@ -21,8 +21,8 @@ export async function bundleTime(config: string, nodes: readonly string[]): Prom
     const n = cluster.nodes.find((x) => x.config.hostname === nodes[i % nodes.length])!;
     const t = performance.now();
     const ctx = seedContext(cluster, n);
-    const stages = planStages({ layout: n.profile.layout });
-    const b = await packBundle(inputs.runtime, nodeTree(env, inputs.runtime, ctx, nodeDoc(ctx, n.profile.layout, stages), stages));
+    const { assembly, stages } = nodeStages(cluster, n, inputs.packages);
+    const b = await packBundle(inputs.runtime, nodeTree(env, inputs.runtime, ctx, nodeDoc(ctx, n.profile.layout, stages, null, assembly), stages));
     if (i > 0) ms.push(performance.now() - t);
     bytes = b.tar.length;
   }

@@ -2,6 +2,7 @@ import { VERSION } from './version.ts';
 import { loadCluster, type Cluster } from '../config/index.ts';
 import { loadCompatibility } from '../check/compat.ts';
 import { checkCluster, type CheckReport } from '../check/index.ts';
+import { loadPackageSources } from '../plan/packages.ts';
 import { loadTemplates } from '../render/templates.ts';
 import { planCluster, type PlanInputs, type PlanResult } from '../plan/index.ts';
 import { loadRuntime } from '../render/runtime.ts';
@@ -40,7 +41,7 @@ export async function loadAndCheck(opts: GlobalOptions): Promise<{ cluster: Clus
 
 /** What planning reads besides the config: the templates and the node runtime shipped with imgforge. */
 export async function planInputs(extra: Partial<PlanInputs> = {}): Promise<PlanInputs> {
-  return { templates: await loadTemplates(), runtime: await loadRuntime(), version: VERSION, ...extra };
+  return { templates: await loadTemplates(), runtime: await loadRuntime(), packages: await loadPackageSources(), version: VERSION, ...extra };
 }
 
 export async function loadPlan(cluster: Cluster, targets: readonly string[], extra: Partial<PlanInputs> = {}): Promise<PlanResult> {

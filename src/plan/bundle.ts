@@ -86,7 +86,8 @@ export async function packSecrets(files: readonly { path: string; mode: number; 
 }
 
 /** Every file the node receives but its secrets, sorted by path. Pure. */
-export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: SeedContext, doc: NodeDoc, stages: readonly StagePlan[], secrets: SecretsPack | null = null): TreeFile[] {
+export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: SeedContext, doc: NodeDoc, stages: readonly StagePlan[], secrets: SecretsPack | null = null,
+  extra: readonly TreeFile[] = []): TreeFile[] {
   const node = ctx.node.hostname;
   const common = sharedPart(runtime);
   const files: TreeFile[] = [];
@@ -94,7 +95,8 @@ export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: Se
   add('/etc/imgforge/node.json', `${JSON.stringify(doc, null, 2)}\n`);
   for (const s of stages) {
     // A stage it waits for without requiring its success is still pulled in (Wants=).
-    const wants = s.after.filter((a) => !a.includes('.')).map(unit);
+    // network-online.target is pulled in by whoever needs it; time-sync.target only ordered after (systemd.special(7)).
+    const wants = [...s.after.filter((a) => !a.includes('.')).map(unit), ...s.after.filter((a) => a === 'network-online.target')];
     add(`${UNITS}/${unit(s.name)}`, renderTemplate(env, 'units/stage.service.njk', {
       node, stage: s, requires: s.requires.map(toUnit), after: s.after.map(toUnit), wants,
     }));
@@ -103,6 +105,7 @@ export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: Se
   add(`${UNITS}/imgforge.target`, renderTemplate(env, 'units/imgforge.target.njk', { node, units: [...stages.map((s) => unit(s.name)), 'imgforge-report.service'] }));
   add(`${UNITS}/systemd-time-wait-sync.service.d/90-imgforge.conf`, renderTemplate(env, 'units/time-wait-sync.conf.njk', {}));
   files.push({ path: `${UNITS}/multi-user.target.wants/imgforge.target`, mode: 0o777, content: '../imgforge.target', symlink: true, owned: true });
+  files.push(...extra);
   add('/etc/hosts', renderTemplate(env, 'files/hosts.njk', ctx), 0o644, false);
   add('/etc/modules-load.d/imgforge.conf', renderTemplate(env, 'files/modules.conf.njk', ctx), 0o644, false);
   add('/etc/sysctl.d/90-imgforge.conf', renderTemplate(env, 'files/sysctl.conf.njk', ctx), 0o644, false);

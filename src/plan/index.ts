@@ -5,6 +5,7 @@ import type { TemplateSet } from '../render/templates.ts';
 import { caCertHash } from '../secrets/ca-hash.ts';
 import type { SecretsBundle } from '../secrets/schema.ts';
 import { secretFiles } from '../secrets/scope.ts';
+import { assemblySecretFiles, assemblyTreeFiles } from './assembly-files.ts';
 import { nodeTree, packBundle, packSecrets, SECRETS_NAME, type Bundle, type SecretsPack } from './bundle.ts';
 import { seedContext } from './context.ts';
 import type { BaseLayout } from '../image/probe.ts';
@@ -13,6 +14,9 @@ import { planLayout, type LayoutPlan } from './layout.ts';
 import { nodeDoc } from './node-doc.ts';
 import { renderSeed, sha256, type BundleSource, type SeedFile } from './seed.ts';
 import { planStages, type StagePlan } from './stages.ts';
+import { assemblyOf } from './assembly.ts';
+import type { PackageSources } from './packages.ts';
+import type { NodeDoc } from '../protocol/node-doc.ts';
 import { selectNodes } from './targets.ts';
 
 export interface NodePlan {
@@ -67,6 +71,8 @@ export interface PlanInputs {
   readonly keepFiles?: boolean;
   /** The cluster's secrets, each node getting its share (secrets/scope.ts); absent before `imgforge secrets init`. */
   readonly secrets?: SecretsBundle | undefined;
+  /** Where nodes install their packages from (data/packages.yaml). */
+  readonly packages: PackageSources;
 }
 
 /** A base as read: where it is, what it is, its partitions, and the sizes of the profile's boot blobs. */
@@ -98,6 +104,13 @@ export function seedScript(text: string): string {
   return text.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
 }
 
+/** A node's part in assembling the cluster and its stage graph. Pure. */
+export function nodeStages(cluster: Cluster, n: ResolvedNode, packages: PackageSources): { assembly: NodeDoc['assembly']; stages: StagePlan[] } {
+  const assembly = assemblyOf(cluster, n, packages);
+  const workerEtcdMember = n.config.role === 'worker' && n.config.etcd && cluster.config.cluster.etcd.topology === 'stacked';
+  return { assembly, stages: planStages({ layout: n.profile.layout, assembly, workerEtcdMember }) };
+}
+
 /** Pure: the same cluster and inputs give the same plan, byte for byte. */
 export async function planCluster(cluster: Cluster, targets: readonly string[], inputs: PlanInputs): Promise<PlanResult> {
   const env = createEnvironment(inputs.templates);
@@ -112,12 +125,12 @@ export async function planCluster(cluster: Cluster, targets: readonly string[], 
   for (const n of selectNodes(cluster, targets)) {
     const ctx = seedContext(cluster, n);
     const p = n.profile;
-    const stages = planStages({ layout: p.layout });
-    const pack = inputs.secrets ? await packSecrets(secretFiles(inputs.secrets, cluster, n)) : null;
+    const { assembly, stages } = nodeStages(cluster, n, inputs.packages);
+    const pack = inputs.secrets ? await packSecrets([...secretFiles(inputs.secrets, cluster, n), ...assemblySecretFiles(env, cluster, n, inputs.secrets, assembly)]) : null;
     const doc = nodeDoc(ctx, p.layout, stages, caCertHashValue ? {
       caCertHash: caCertHashValue, packed: pack ? { sha256: pack.sha256, bytes: pack.tar.length, files: pack.files.map((f) => f.path) } : null,
-    } : null);
-    const bundle = await packBundle(inputs.runtime, nodeTree(env, inputs.runtime, ctx, doc, stages, pack));
+    } : null, assembly);
+    const bundle = await packBundle(inputs.runtime, nodeTree(env, inputs.runtime, ctx, doc, stages, pack, assemblyTreeFiles(env, cluster, n, assembly)));
     const files = [...renderSeed(env, ctx, bootstrap, bundle, sources), ...(pack ? [{ name: SECRETS_NAME, content: pack.tar } as const] : [])];
     if (pack && inputs.keepFiles !== false) packs.set(n.config.hostname, pack);
     if (inputs.keepFiles !== false) {

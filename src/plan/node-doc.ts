@@ -19,7 +19,8 @@ export function stageSize(a: Amount): NodeDoc['layout']['root']['size'] {
  * The node's /etc/imgforge/node.json, checked against its schema here so that a document the
  * node would refuse fails the plan instead.
  */
-export function nodeDoc(ctx: SeedContext, layout: Layout, stages: readonly StagePlan[], secrets: { caCertHash: string; packed: NodeDoc['secrets'] } | null = null): NodeDoc {
+export function nodeDoc(ctx: SeedContext, layout: Layout, stages: readonly StagePlan[], secrets: { caCertHash: string; packed: NodeDoc['secrets'] } | null = null,
+  assembly: NodeDoc['assembly'] = null): NodeDoc {
   const doc: NodeDoc = {
     schema: NODE_DOC_VERSION,
     node: {
@@ -48,9 +49,10 @@ export function nodeDoc(ctx: SeedContext, layout: Layout, stages: readonly Stage
       sysctls: ctx.sysctls.map(([key, value]) => ({ key, value })),
     },
     tuning: { noatime: ctx.tuning.noatime, fstrim: ctx.tuning.fstrim, disableUnits: [...ctx.tuning.disableUnits] },
+    assembly,
     stages: stages.map((s) => ({
       name: s.name, timeoutSeconds: s.timeoutSeconds, attempts: s.retry.attempts,
-      delaySeconds: s.retry.delaySeconds, maxDelaySeconds: s.retry.maxDelaySeconds, destructive: s.destructive,
+      delaySeconds: s.retry.delaySeconds, maxDelaySeconds: s.retry.maxDelaySeconds, destructive: s.destructive, assembly: s.assembly === true,
     })),
   };
   const checked = NodeDoc.safeParse(doc);

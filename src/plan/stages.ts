@@ -5,6 +5,7 @@
  * imgforge-<name>.service: check, apply, check again, with the timeout and retries given here.
  */
 import type { Layout } from '../config/schema/layout.ts';
+import type { NodeDoc } from '../protocol/node-doc.ts';
 
 export interface RetryPolicy {
   /** Tries in one boot, the first included. */
@@ -28,11 +29,20 @@ export interface StagePlan {
   readonly retry: RetryPolicy;
   /** Whether the stage can destroy data; `done` and the script say what keeps it from doing so twice. */
   readonly destructive: boolean;
+  /**
+   * A stage that assembles the cluster (installs, joins): a node booted alone by `imgforge test`
+   * is told to pass over these (SMBIOS OEM string imgforge.assembly=off), since no lone VM can join.
+   */
+  readonly assembly?: true;
 }
 
 /** What the sequencer decides from: the parts of a node's config that add stages. */
 export interface StageFacts {
   readonly layout: Layout;
+  /** How the node assembles the cluster (src/plan/assembly.ts); null when it does not. */
+  readonly assembly: NodeDoc['assembly'];
+  /** Whether it runs an etcd member kubeadm does not make (a worker's). */
+  readonly workerEtcdMember: boolean;
 }
 
 const ONCE: RetryPolicy = { attempts: 1, delaySeconds: 0, maxDelaySeconds: 0 };
@@ -90,6 +100,8 @@ export function planStages(facts: StageFacts): StagePlan[] {
       retry: { attempts: 3, delaySeconds: 5, maxDelaySeconds: 20 },
       destructive: false,
     });
+  const a = facts.assembly;
+  if (a) appendAssembly(seq, a, facts.workerEtcdMember);
   const before = seq.stages.map((s) => s.name);
   seq.append({
     name: 'complete',
@@ -101,4 +113,70 @@ export function planStages(facts: StageFacts): StagePlan[] {
     destructive: false,
   });
   return [...seq.stages];
+}
+
+/** Minutes, for timeouts. */
+const min = (m: number): number => m * 60;
+
+/** The stages that assemble the cluster (kubeadm-ha.md §1-§4; seed 000's order). */
+function appendAssembly(seq: Sequence, a: NonNullable<NodeDoc['assembly']>, workerEtcdMember: boolean): void {
+  const vip = a.vip;
+  const vipStage = (requires: string[]): StagePlan => ({
+    name: 'api-vip', assembly: true,
+    description: `starts ${vip!.provider === 'keepalived' ? 'keepalived' : 'HAProxy and keepalived'} for the API VIP ${vip!.address} (VRRP priority ${vip!.priority}; a failing /healthz on port ${vip!.checkPort} lowers it below every healthy control plane)`,
+    requires, after: [],
+    done: `the VIP's services are enabled and running with imgforge's configuration${a.part === 'init' ? ', and this node holds the VIP' : ''}`,
+    timeoutSeconds: min(10),
+    retry: { attempts: 3, delaySeconds: 10, maxDelaySeconds: 30 },
+    destructive: false,
+  });
+  seq.append({
+    name: 'packages', assembly: true,
+    description: `installs containerd (${a.packages.containerd.repo ? `${a.packages.containerd.package} ${a.packages.containerd.line ?? ''}`.trim() : "the base archive's containerd"}) with imgforge's config, and kubelet, kubeadm and kubectl ${a.packages.kubernetes.version} from ${a.packages.kubernetes.url}, each repository's key checked against its pinned fingerprint; holds them`,
+    // Downloads need the network. TLS needs the clock too (SBCs have no RTC: kubeadm-ha.md §7.2): the
+    // script waits for the first NTP sync itself, with a deadline, when it has work to do.
+    requires: ['prepare'], after: ['network-online.target'],
+    done: 'the packages are installed at their pinned versions and held, containerd runs with imgforge\'s config.toml and answers crictl',
+    timeoutSeconds: min(30),
+    retry: { attempts: 4, delaySeconds: 30, maxDelaySeconds: 120 },
+    destructive: false,
+  });
+  if (a.part === 'init') {
+    if (vip) seq.append(vipStage(['packages']));
+    seq.append({
+      name: 'kubeadm-init', assembly: true,
+      description: 'runs kubeadm init once with the pre-seeded certificate authorities and token; after a cut, finishes the phases init had not reached',
+      requires: vip ? ['packages', 'api-vip'] : ['packages'], after: [],
+      done: 'admin.conf exists, the API answers /readyz, and the kubeadm-config and cluster-info ConfigMaps exist',
+      timeoutSeconds: min(30),
+      retry: { attempts: 3, delaySeconds: 30, maxDelaySeconds: 60 },
+      // kubeadm init never runs over an existing admin.conf or etcd data; the script refuses.
+      destructive: false,
+    });
+    return;
+  }
+  seq.append({
+    name: 'kubeadm-join', assembly: true,
+    description: a.part === 'control-plane'
+      ? `waits until the API answers at the endpoint with the cluster CA's certificate${a.after ? ` and ${a.after.hostname} is a healthy etcd voter` : ''}, then joins as a control plane`
+      : 'waits until the API answers at the endpoint, then joins as a worker, pinning the cluster CA by its hash',
+    requires: ['packages'], after: [],
+    done: a.part === 'control-plane' ? 'kubelet.conf and the control-plane manifests exist and the local API server answers /readyz' : 'kubelet.conf exists and the kubelet runs',
+    // The leader may be powered on last: the wait for it is long, and the next boot waits again.
+    timeoutSeconds: min(120),
+    retry: { attempts: 3, delaySeconds: 30, maxDelaySeconds: 120 },
+    destructive: false,
+  });
+  if (vip) seq.append(vipStage(['kubeadm-join']));
+  if (workerEtcdMember) {
+    seq.append({
+      name: 'etcd-member', assembly: true,
+      description: 'adds this worker\'s etcd member as a learner, starts it as a static pod with the certificates imgforge issued, and promotes it to a voter',
+      requires: ['kubeadm-join'], after: [],
+      done: 'etcd lists this node as a started voting member and its endpoint is healthy',
+      timeoutSeconds: min(30),
+      retry: { attempts: 3, delaySeconds: 20, maxDelaySeconds: 60 },
+      destructive: false,
+    });
+  }
 }

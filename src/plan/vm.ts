@@ -18,6 +18,11 @@ export interface VmSpec {
   readonly events: string;
   /** Host port forwarded to the guest's SSH port, on 127.0.0.1 only. */
   readonly sshPort?: number | undefined;
+  /**
+   * Let the node assemble the cluster. Off for a node booted alone (`imgforge test`): SMBIOS type
+   * 11 then carries "imgforge.assembly=off", and the node passes over its assembly stages.
+   */
+  readonly assemble?: boolean;
   /** More QEMU arguments, e.g. a second drive. */
   readonly extraArgs?: readonly string[];
 }
@@ -48,6 +53,7 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-chardev', `file,id=events,path=${vm.events}`,
     '-device', `virtserialport,bus=vser0.0,chardev=events,name=${EVENT_PORT}`,
     '-smbios', 'type=11,value=imgforge.report=1',
+    ...(vm.assemble ? [] : ['-smbios', 'type=11,value=imgforge.assembly=off']),
     '-display', 'none',
     '-monitor', 'none',
     '-qmp', `unix:${vm.qmp},server=on,wait=off`,

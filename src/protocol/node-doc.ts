@@ -18,6 +18,63 @@ const StageSize = z.strictObject({
   value: z.number().int().nonnegative(),
 });
 
+const Url = z.string().regex(/^https?:\/\/[^\s'"]+$/);
+const Fingerprint = z.string().regex(/^[0-9A-F]{40}$/);
+const Ip = z.string().regex(/^[0-9a-f.:]+$/);
+const Package = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/);
+
+/** An apt repository whose signing key the node accepts only with the pinned fingerprint. */
+const AptRepo = z.strictObject({
+  url: Url,
+  /** "/" for a flat repository (pkgs.k8s.io), else the suite; "{codename}" is the base's VERSION_CODENAME. */
+  suite: z.string().regex(/^[a-z0-9/{}.-]+$/),
+  component: z.string().regex(/^[a-z0-9-]*$/),
+  key: Url,
+  fingerprint: Fingerprint,
+});
+
+const Assembly = z.strictObject({
+  /** The control plane that runs kubeadm init. */
+  leader: Name,
+  /** This node's part: "init" (the leader), "control-plane" (joins with its own API server), "worker". */
+  part: z.enum(['init', 'control-plane', 'worker']),
+  /** The control plane joined just before this one: it waits until that one is a healthy etcd voter. Null when it waits for the API alone. */
+  after: z.strictObject({ hostname: Name, address: Ip.nullable() }).nullable(),
+  /** etcd client URLs of the members with static addresses, for the waits and the worker's member. */
+  etcdEndpoints: z.array(Url),
+  /** The API server's own port on a control plane. */
+  apiServerPort: z.number().int().min(1).max(65535),
+  /** The VIP this control plane runs keepalived for (and HAProxy, when it balances); null on a worker or with kube-vip. */
+  vip: z.strictObject({
+    provider: z.enum(['keepalived', 'keepalived+haproxy']),
+    address: Ip,
+    /** VRRP priority: the leader's is the highest, so it holds the VIP from before init. */
+    priority: z.number().int().min(1).max(254),
+    /** The port the health check asks /healthz on: the API server's, or HAProxy's. */
+    checkPort: z.number().int().min(1).max(65535),
+  }).nullable(),
+  packages: z.strictObject({
+    kubernetes: AptRepo.extend({
+      /** Exact release, e.g. 1.35.3; the package version is this with a revision (1.35.3-1.1). */
+      version: z.string().regex(/^\d+\.\d+\.\d+$/),
+      install: z.array(Package),
+      held: z.array(Package),
+    }),
+    containerd: z.strictObject({
+      /** Docker's repository, or null for the base's own archive. */
+      repo: AptRepo.nullable(),
+      package: Package,
+      /** Release line the installed version must start with (2.2), or null for the archive's. */
+      line: z.string().regex(/^\d+\.\d+$/).nullable(),
+      held: z.array(Package),
+    }),
+    /** From the base's own archive: etcdctl for the joins' waits, keepalived and HAProxy for the VIP. */
+    extra: z.array(Package),
+  }),
+  /** Where kubeadm pulls images from, or "" for registry.k8s.io. */
+  imageRepository: z.string(),
+});
+
 export const NodeDoc = z.strictObject({
   /** Version of this document's shape; a node refuses one it does not know. */
   schema: z.literal(NODE_DOC_VERSION),
@@ -76,6 +133,8 @@ export const NodeDoc = z.strictObject({
     /** Units the board disables and masks. */
     disableUnits: z.array(z.string().regex(/^[A-Za-z0-9@._:-]+$/)),
   }),
+  /** How this node takes part in assembling the cluster; null when it does not (selfAssembly off, or an external etcd node). */
+  assembly: Assembly.nullable(),
   /** The stage graph's runtime policy (the units carry the ordering). */
   stages: z.array(z.strictObject({
     name: Name,
@@ -84,6 +143,8 @@ export const NodeDoc = z.strictObject({
     delaySeconds: z.number().int().nonnegative(),
     maxDelaySeconds: z.number().int().nonnegative(),
     destructive: z.boolean(),
+    /** An assembly stage, which a node told imgforge.assembly=off passes over. */
+    assembly: z.boolean(),
   })),
 });
 export type NodeDoc = z.output<typeof NodeDoc>;

@@ -13,11 +13,12 @@ import { packBundle, type Bundle } from '../../src/plan/bundle.ts';
 import { planCluster } from '../../src/plan/index.ts';
 import { loadRuntime } from '../../src/render/runtime.ts';
 import { loadTemplates } from '../../src/render/templates.ts';
+import { loadPackageSources } from '../../src/plan/packages.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 import { Rig } from './rig.ts';
 
 const cluster = await loadCluster(join(ROOT, 'test/fixtures/qemu.config.mjs'));
-const inputs = { templates: await loadTemplates(), runtime: await loadRuntime(), version: 'test' };
+const inputs = { templates: await loadTemplates(), runtime: await loadRuntime(), packages: await loadPackageSources(), version: 'test' };
 const { seeds, bundles } = await planCluster(cluster, ['vm1'], inputs);
 const bundle = bundles.get('vm1')!;
 const userData = seeds.get('vm1')!.find((f) => f.name === 'user-data')!.content as string;

@@ -12,6 +12,7 @@ import { stageSize } from '../../src/plan/node-doc.ts';
 import { loadRuntime } from '../../src/render/runtime.ts';
 import { loadTemplates } from '../../src/render/templates.ts';
 import type { NodeDoc } from '../../src/protocol/node-doc.ts';
+import { loadPackageSources } from '../../src/plan/packages.ts';
 import { ROOT } from '../helpers.ts';
 import { Rig } from './rig.ts';
 
@@ -42,7 +43,7 @@ export const SHAPES: Readonly<Record<string, { parts: readonly PartSpec[]; rootN
 };
 
 const cluster = await loadCluster(join(ROOT, 'test/fixtures/qemu.config.mjs'));
-const { bundles } = await planCluster(cluster, ['vm1'], { templates: await loadTemplates(), runtime: await loadRuntime(), version: 'test' });
+const { bundles } = await planCluster(cluster, ['vm1'], { templates: await loadTemplates(), runtime: await loadRuntime(), packages: await loadPackageSources(), version: 'test' });
 /** vm1's node.json, as the plan renders it. */
 export const VM1_DOC: NodeDoc = JSON.parse(bundles.get('vm1')!.files.find((f) => f.path === '/etc/imgforge/node.json')!.content) as NodeDoc;
 

@@ -10,6 +10,9 @@ import { ROOT, tempDir } from '../helpers.ts';
 
 export const LIB = join(ROOT, 'runtime/usr/local/lib/imgforge');
 const FAKE = join(ROOT, 'test/runtime/fake');
+const FAKE_CLUSTER = join(ROOT, 'test/runtime/fake-cluster');
+/** What the assembly stages run, answered by test/runtime/fake-cluster. */
+const CLUSTER_COMMANDS = ['curl', 'apt-get', 'apt-cache', 'apt-mark', 'dpkg-query', 'crictl', 'ip', 'kubeadm', 'kubectl', 'etcdctl', 'keepalived', 'haproxy'];
 const COMMANDS = ['sgdisk', 'partx', 'udevadm', 'logger', 'sync', 'mountpoint', 'mount', 'umount', 'blkid', 'wipefs', 'dd', 'mkfs.ext4',
   'dumpe2fs', 'resize2fs', 'modprobe', 'sysctl', 'swapoff', 'systemctl', 'systemd-run', 'hostname', 'sleep'];
 
@@ -28,15 +31,20 @@ export class Rig {
   readonly root: string;
   readonly bin: string;
   readonly log: string;
+  /** What other machines answer (test/runtime/fake-cluster); rigs of one cluster share it. */
+  readonly world: string;
 
-  constructor() {
+  constructor(opts: { readonly world?: string } = {}) {
     const dir = tempDir('imgforge-rig-');
     this.root = join(dir, 'root');
     this.bin = join(dir, 'bin');
     this.log = join(dir, 'calls.log');
     mkdirSync(this.bin, { recursive: true });
     for (const c of COMMANDS) symlinkSync(FAKE, join(this.bin, c));
+    for (const c of CLUSTER_COMMANDS) symlinkSync(FAKE_CLUSTER, join(this.bin, c));
     chmodSync(FAKE, 0o755);
+    chmodSync(FAKE_CLUSTER, 0o755);
+    this.world = opts.world ?? join(this.root, '.fake/world');
     for (const d of ['proc/sys/kernel/random', 'dev/virtio-ports', 'etc', 'var/lib', 'run', 'sys/module', '.fake']) mkdirSync(join(this.root, d), { recursive: true });
     writeFileSync(join(this.root, 'proc/uptime'), '100.00 90.00\n');
     writeFileSync(join(this.root, 'proc/sys/kernel/random/boot_id'), '6f1c1b0e-1111-4222-8333-444455556666\n');
@@ -79,7 +87,7 @@ export class Rig {
       encoding: 'utf8',
       env: {
         PATH: `${this.bin}:${process.env['PATH']}`, FAKE_REAL_PATH: process.env['PATH']!, FAKE_LOG: this.log,
-        IMGFORGE_ROOT: this.root, LC_ALL: 'C', ...(STRACE ? { FAKE_STRACE: '1' } : {}), ...env,
+        IMGFORGE_ROOT: this.root, FAKE_WORLD: this.world, LC_ALL: 'C', ...(STRACE ? { FAKE_STRACE: '1' } : {}), ...env,
       },
     });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr, cut: existsSync(join(this.root, '.fake/cut')) };
@@ -106,7 +114,7 @@ export class Rig {
 
   clearCalls(): void {
     writeFileSync(this.log, '');
-    for (const c of COMMANDS) rmSync(join(this.root, `.fake/count-${c}`), { force: true });
+    for (const c of [...COMMANDS, ...CLUSTER_COMMANDS]) rmSync(join(this.root, `.fake/count-${c}`), { force: true });
   }
 
   clearEvents(): void {

@@ -13,12 +13,13 @@ import { planCluster } from '../../src/plan/index.ts';
 import { loadRuntime } from '../../src/render/runtime.ts';
 import { loadTemplates } from '../../src/render/templates.ts';
 import { createSecrets } from '../../src/secrets/create.ts';
+import { loadPackageSources } from '../../src/plan/packages.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 import { Rig } from './rig.ts';
 
 const cluster = await loadCluster(join(ROOT, 'test/fixtures/qemu.config.mjs'));
 const secrets = await createSecrets({ ...cluster, config: { ...cluster.config, cluster: { ...cluster.config.cluster, encryptionAlgorithm: 'ECDSA-P256' } } } as typeof cluster, Date.now());
-const inputs = { templates: await loadTemplates(), runtime: await loadRuntime(), version: 'test', secrets };
+const inputs = { templates: await loadTemplates(), runtime: await loadRuntime(), packages: await loadPackageSources(), version: 'test', secrets };
 const planned = await planCluster(cluster, ['vm1'], inputs);
 const bundle = planned.bundles.get('vm1')!;
 const pack = planned.secrets.get('vm1')!;

@@ -49,7 +49,7 @@ test('the report is read from events and judged: firmware, route and DNS', async
 });
 
 test('stages are judged by their last event; a later boot must change nothing', () => {
-  const stages = planStages({ layout: { root: { size: { kind: 'rest' } }, reserved: [] } });
+  const stages = planStages({ layout: { root: { size: { kind: 'rest' } }, reserved: [] }, assembly: null, workerEtcdMember: false });
   assert.deepEqual(stages.map((s) => s.name), ['layout', 'prepare', 'complete']);
   const v = judgeStages(stages, [ev('layout', 'begin'), ev('layout', 'retry', { msg: 'x' }), ev('layout', 'ok'), ev('prepare', 'fail', { msg: 'no br_netfilter' })]);
   assert.deepEqual(v.map((x) => [x.check, x.ok, x.detail]), [['stage layout', true, 'ok'], ['stage prepare', false, 'fail: no br_netfilter'], ['stage complete', false, 'never ran']]);

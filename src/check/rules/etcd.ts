@@ -22,6 +22,13 @@ export const etcdRules: Rule = ({ cluster }) => {
     out.push({ id: 'no-control-plane', severity: 'error', message: 'No node has role "control-plane": nothing would run the API server.',
       hint: 'Set role: "control-plane" on one or more nodes (three for HA).', paths: ['nodes'] });
   }
+  const leader = cluster.config.cluster.leader;
+  if (leader !== undefined && !controlPlanes.some((n) => n.config.hostname === leader)) {
+    const node = cluster.nodes.find((n) => n.config.hostname === leader);
+    out.push({ id: 'leader-not-control-plane', severity: 'error',
+      message: node ? `cluster.leader names ${leader}, a node of role "${node.config.role}": only a control plane can run kubeadm init.` : `cluster.leader names ${leader}, which is not a node of this config.`,
+      hint: `Name one of the control planes (${controlPlanes.map((n) => n.config.hostname).join(', ') || 'none yet'}), or remove cluster.leader to use the first.`, paths: ['cluster.leader'] });
+  }
   for (const n of cluster.nodes) {
     if (n.config.role === 'etcd' && topology === 'stacked') {
       out.push({ id: 'etcd-role-topology', severity: 'error', message: `${n.config.hostname} has role "etcd", but the etcd topology is "stacked".`,

@@ -8,7 +8,8 @@ import { seedContext } from '../../plan/context.ts';
 import { judgeBoots } from '../../plan/judge-boots.ts';
 import { secretsFor } from '../../secrets/ensure.ts';
 import { secretFiles } from '../../secrets/scope.ts';
-import { planStages } from '../../plan/stages.ts';
+import { nodeStages } from '../../plan/index.ts';
+import { loadPackageSources } from '../../plan/packages.ts';
 import { planVmTest } from '../../plan/vm-test.ts';
 import { kvmUsable } from '../../tools/qemu.ts';
 import { freePort, sshRun } from '../../tools/ssh.ts';
@@ -101,7 +102,7 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
     process.removeListener('SIGINT', onSignal);
   }
   if (abort.signal.aborted) return 130;
-  const stages = planStages({ layout: node.profile.layout });
+  const { stages } = nodeStages(cluster, node, await loadPackageSources());
   const bundle = await secretsFor(cluster, { create: false });
   const verdicts = judgeBoots(seedContext(cluster, node), node.profile.layout, stages, plan, result.boots.map((b) => ({
     name: b.name, outcome: b.outcome, events: b.events.map((e) => e.event), lastLines: b.lines.slice(-15).map((l) => l.text), hookError: b.hookError,

@@ -42,7 +42,32 @@ export const Cluster = z.strictObject({
     name: z.enum(['containerd', 'cri-o', 'docker']).default('containerd'),
     /** Runtime release line, e.g. 2.1; checked against the Kubernetes version. */
     version: Version.optional(),
+    /**
+     * Where containerd comes from: "docker" (Docker's apt repository, the package containerd.io at
+     * the release line `version` names, as seed 000 installs it) or "distro" (the base's own
+     * archive's containerd package, at whatever version that release carries). @default "docker"
+     */
+    source: z.enum(['docker', 'distro']).default('docker'),
   }).prefault({}),
+  /**
+   * Mirrors for what the nodes download at first boot, for a LAN mirror or an air-gapped site.
+   * Each serves the same signed repository as the original (the pinned signing keys still apply).
+   * @default {}
+   */
+  mirrors: z.strictObject({
+    /** Replaces https://pkgs.k8s.io: the repository is <kubernetes>/core:/stable:/v1.35/deb/. */
+    kubernetes: z.url({ protocol: /^https?$/ }).optional(),
+    /** Replaces https://download.docker.com/linux/ubuntu (containerd.io). */
+    containerd: z.url({ protocol: /^https?$/ }).optional(),
+    /** Registry kubeadm pulls the control-plane images from instead of registry.k8s.io (ClusterConfiguration.imageRepository). */
+    images: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'must be a registry host with an optional port and path, e.g. registry.lan:5000/k8s').optional(),
+  }).prefault({}),
+  /**
+   * Nodes assemble the cluster at first boot: install the pinned packages, hold the VIP, run
+   * kubeadm init on the leader and join the others. false: nodes are prepared (kernel, swap,
+   * layout) and nothing is installed, for a cluster made by hand. @default true
+   */
+  selfAssembly: z.boolean().default(true),
   /** etcd topology. */
   etcd: z.strictObject({
     /** "stacked": a member on each control plane (and workers with etcd: true); "external": on nodes with role "etcd". @default "stacked" */
@@ -60,6 +85,11 @@ export const Cluster = z.strictObject({
    * needs `rotate-token` and a new image). kubeadm's own default is 24h. @default "168h"
    */
   bootstrapTokenTtl: Duration.prefault('168h'),
+  /**
+   * The control plane that runs `kubeadm init`, once; every other node joins the cluster it makes.
+   * Default: the first control plane in the order of `nodes`. @default the first control plane
+   */
+  leader: Hostname.optional(),
   /** Control-plane nodes also run workloads (their NoSchedule taint is removed). @default false */
   schedulableControlPlanes: z.boolean().default(false),
   /** Add-ons installed once the cluster is up. @default {} */

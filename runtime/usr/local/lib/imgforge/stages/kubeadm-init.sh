@@ -1,0 +1,53 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2034 # CHECK_MSG is read by run-stage, which sources this file.
+# Stage "kubeadm-init", on the leader only: kubeadm init, once, with the certificate authorities,
+# service-account key and bootstrap token imgforge made (no --upload-certs: every control plane
+# already has the shared keys). kubeadm init never runs over an existing admin.conf or etcd data.
+# A power cut after init wrote admin.conf (its kubeconfig phase) leaves phases undone: the next
+# attempt runs those phases one by one (kubeadm init phase ..., each safe to repeat), never init.
+# shellcheck source-path=SCRIPTDIR/.. source=lib-kube.sh
+. "$IMGFORGE_LIB/lib-kube.sh"
+
+stage_check() {
+  [ -s "$ADMIN_CONF" ] || { CHECK_MSG="no admin.conf: kubeadm init has not run"; return 1; }
+  kctl get --raw /readyz >/dev/null 2>&1 || { CHECK_MSG="the API does not answer /readyz"; return 1; }
+  kctl -n kube-system get configmap kubeadm-config >/dev/null 2>&1 || { CHECK_MSG="no kubeadm-config ConfigMap: init did not finish"; return 1; }
+  kctl -n kube-public get configmap cluster-info >/dev/null 2>&1 || { CHECK_MSG="no cluster-info ConfigMap: init did not finish"; return 1; }
+  # kubelet-finalize points kubelet.conf at the kubelet's rotating client certificate.
+  grep -q 'client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem' "$KUBELET_CONF" 2>/dev/null \
+    || { CHECK_MSG="kubelet.conf does not use the rotating client certificate: init did not finish"; return 1; }
+  kctl -n kube-system get deployment coredns >/dev/null 2>&1 || { CHECK_MSG="no CoreDNS: init did not finish"; return 1; }
+  # kube-proxy runs exactly when the configuration has its document (not with Cilium's replacement).
+  if grep -q '^kind: KubeProxyConfiguration' "$KUBEADM_CONF"; then
+    kctl -n kube-system get daemonset kube-proxy >/dev/null 2>&1 || { CHECK_MSG="no kube-proxy: init did not finish"; return 1; }
+  fi
+  CHECK_MSG="the cluster is initialised and its API answers"
+}
+
+# The phases after kubeconfig, in kubeadm init's order (kubeadm init --help), without preflight,
+# which refuses a node that has begun; upload-certs is not used; wait-control-plane is the wait here.
+resume() {
+  note "admin.conf exists: finishing the phases kubeadm init had not reached"
+  kubeadm init phase etcd local --config "$KUBEADM_CONF"
+  kubeadm init phase control-plane all --config "$KUBEADM_CONF"
+  kubeadm init phase kubelet-start --config "$KUBEADM_CONF"
+  wait_for 600 "the API server" local_api_ready || die "the API server did not answer /readyz within 10 minutes"
+  for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
+    # shellcheck disable=SC2086 # a phase and its sub-phase, two words
+    kubeadm init phase $phase --config "$KUBEADM_CONF" || die "kubeadm init phase $phase failed"
+  done
+}
+
+stage_apply() {
+  have kubeadm:kubeadm kubectl:kubectl curl:curl
+  wait_clock
+  if [ -s "$ADMIN_CONF" ]; then
+    resume
+    return 0
+  fi
+  if [ -n "$(ls -A "$ROOT/var/lib/etcd" 2>/dev/null)" ]; then
+    fatal "/var/lib/etcd holds data but there is no admin.conf: kubeadm init will not run over it (kubeadm reset -f on this node starts it over)"
+  fi
+  note "kubeadm init"
+  kubeadm init --config "$KUBEADM_CONF" || die "kubeadm init failed"
+}
