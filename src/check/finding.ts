@@ -1,5 +1,6 @@
 import type { Cluster, ResolvedNode } from '../config/resolve.ts';
 import type { Compatibility } from './compat.ts';
+import type { PackageSources } from '../plan/packages.ts';
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -19,6 +20,8 @@ export interface Finding {
 export interface CheckContext {
   readonly cluster: Cluster;
   readonly compat: Compatibility;
+  /** Where nodes download from, with the pinned digests (data/packages.yaml). */
+  readonly packages: PackageSources;
   /** The day to judge end-of-life dates against (YYYY-MM-DD), given by the caller: rules read no clock. */
   readonly today: string;
 }

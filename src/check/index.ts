@@ -6,8 +6,9 @@ import { platformRules } from './rules/platform.ts';
 import { secretsRules } from './rules/secrets.ts';
 import { storageRules } from './rules/storage.ts';
 import { versionRules } from './rules/versions.ts';
+import { assemblyRules } from './rules/assembly.ts';
 
-const RULES = [identityRules, etcdRules, networkRules, platformRules, versionRules, storageRules, secretsRules];
+const RULES = [identityRules, etcdRules, networkRules, platformRules, versionRules, storageRules, secretsRules, assemblyRules];
 const ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
 export interface CheckReport {

@@ -35,7 +35,7 @@ export function today(): string {
 /** The I/O half of load -> validate -> check -> plan; each step after loading is pure. */
 export async function loadAndCheck(opts: GlobalOptions): Promise<{ cluster: Cluster; report: CheckReport }> {
   const cluster = await loadCluster(opts.config);
-  const report = checkCluster({ cluster, compat: await loadCompatibility(), today: today() });
+  const report = checkCluster({ cluster, compat: await loadCompatibility(), packages: await loadPackageSources(), today: today() });
   return { cluster, report };
 }
 

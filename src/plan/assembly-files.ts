@@ -22,9 +22,9 @@ export const KEEPALIVED_CONFIG = `${SECRETS_DIR}/keepalived.conf.in`;
 export const HAPROXY_CONFIG = '/etc/imgforge/haproxy.cfg';
 
 export function assemblySecretFiles(env: nunjucks.Environment, cluster: Cluster, n: ResolvedNode, secrets: SecretsBundle, assembly: Assembly): File[] {
-  if (!assembly) return [];
+  if (!assembly || assembly.part === 'etcd') return [];
   const out: File[] = [{ path: KUBEADM_CONFIG, mode: 0o600, content: kubeadmYaml(kubeadmDocuments(cluster, n, secrets)) }];
-  if (assembly.vip) {
+  if (assembly.vip && assembly.vip.provider !== 'kube-vip') {
     out.push({ path: KEEPALIVED_CONFIG, mode: 0o600, content: renderTemplate(env, 'files/keepalived.conf.njk', {
       node: n.config.hostname, vip: assembly.vip, password: secrets.vrrpPassword, leaderPriority: 200,
       virtualRouterId: cluster.config.cluster.controlPlaneEndpoint.virtualRouterId,
@@ -33,7 +33,15 @@ export function assemblySecretFiles(env: nunjucks.Environment, cluster: Cluster,
   return out;
 }
 
+export const ETCD_UNIT = '/etc/systemd/system/etcd.service';
+
 export function assemblyTreeFiles(env: nunjucks.Environment, cluster: Cluster, n: ResolvedNode, assembly: Assembly): TreeFile[] {
+  if (assembly?.etcd) {
+    return [{ path: ETCD_UNIT, mode: 0o644, owned: true, content: renderTemplate(env, 'files/etcd.service.njk', {
+      node: n.config.hostname, cluster: cluster.config.cluster.name, ip: parseCidr(n.config.address)?.address ?? n.config.hostname,
+      initialCluster: assembly.etcd.initialCluster, binary: assembly.etcd.url ? '/usr/local/bin/etcd' : '/usr/bin/etcd',
+    }) }];
+  }
   if (assembly?.vip?.provider !== 'keepalived+haproxy') return [];
   const backends = cluster.nodes.filter((x) => x.config.role === 'control-plane' && x.config.address !== 'dhcp')
     .map((x) => ({ hostname: x.config.hostname, address: parseCidr(x.config.address)!.address }));

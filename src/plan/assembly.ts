@@ -5,10 +5,10 @@
  */
 import type { Cluster, ResolvedNode } from '../config/resolve.ts';
 import { etcdMembers } from '../check/rules/etcd.ts';
-import { API_SERVER_PORT, leaderOf } from '../kubeadm/documents.ts';
+import { API_SERVER_PORT, kubeProxyReplaced, leaderOf } from '../kubeadm/documents.ts';
 import type { NodeDoc } from '../protocol/node-doc.ts';
 import { parseCidr } from '../util/net.ts';
-import type { PackageSources } from './packages.ts';
+import type { PackageSources, Release } from './packages.ts';
 
 type Assembly = NonNullable<NodeDoc['assembly']>;
 
@@ -18,17 +18,47 @@ const minorOf = (version: string): string => `v${version.split('.').slice(0, 2).
 const LEADER_PRIORITY = 200;
 const FIRST_PRIORITY = 150;
 
+/** A release file's URL on the downloads mirror, when the config names one: <mirror>/<host>/<path>. */
+export function mirrored(cluster: Cluster, url: string): string {
+  const m = cluster.config.cluster.mirrors.downloads?.replace(/\/$/, '');
+  return m ? `${m}/${url.replace(/^https?:\/\//, '')}` : url;
+}
+
+const archOf = (n: ResolvedNode): 'amd64' | 'arm64' => (n.profile.arch === 'arm64' ? 'arm64' : 'amd64');
+const release = (cluster: Cluster, r: Release, arch: 'amd64' | 'arm64') =>
+  ({ url: mirrored(cluster, r.url.replaceAll('{version}', r.version).replaceAll('{arch}', arch)), sha256: r.sha256[arch] });
+
+/** What the leader installs the pod network and the Gateway API CRDs with. */
+function cniOf(cluster: Cluster, n: ResolvedNode, sources: PackageSources): Assembly['cni'] {
+  const c = cluster.config.cluster;
+  const g = c.addons.gatewayApi;
+  const gw = g ? sources.gatewayApi.sha256[g.channel][g.version] : undefined;
+  const cilium = c.cni.plugin === 'cilium';
+  return {
+    plugin: c.cni.plugin,
+    version: c.cni.version ?? null,
+    podCidr: c.podCidr,
+    kubeProxyReplacement: kubeProxyReplaced(cluster),
+    apiServer: { host: c.controlPlaneEndpoint.vip, port: c.controlPlaneEndpoint.port },
+    tool: { name: cilium ? 'cilium' : 'helm', ...release(cluster, cilium ? sources.cni.ciliumCli : sources.cni.helm, archOf(n)) },
+    repository: mirrored(cluster, cilium ? sources.cni.ciliumRepository : sources.cni.calicoRepository),
+    // A version without a pinned digest is refused by check (gateway-api-version); none is planned.
+    gatewayApi: g && gw ? { url: mirrored(cluster, sources.gatewayApi.url.replaceAll('{version}', g.version).replaceAll('{channel}', g.channel)), sha256: gw } : null,
+  };
+}
+
 /** Does the node assemble, and if so how. */
 export function assemblyOf(cluster: Cluster, n: ResolvedNode, sources: PackageSources): Assembly | null {
   const c = cluster.config.cluster;
   const leader = leaderOf(cluster);
-  if (!c.selfAssembly || n.config.role === 'etcd' || !leader) return null;
+  if (!c.selfAssembly || !leader) return null;
+  if (n.config.role === 'etcd') return c.etcd.topology === 'external' ? etcdNode(cluster, n, sources) : null;
   const cps = cluster.nodes.filter((x) => x.config.role === 'control-plane');
   // Control planes join in config order after the leader, one at a time.
   const order = [leader, ...cps.filter((x) => x !== leader)];
   const index = order.indexOf(n);
   const before = index > 0 ? order[index - 1]! : null;
-  const part = n === leader ? 'init' : n.config.role === 'control-plane' ? 'control-plane' : 'worker';
+  const part: Assembly['part'] = n === leader ? 'init' : n.config.role === 'control-plane' ? 'control-plane' : 'worker';
   const e = c.controlPlaneEndpoint;
   const minor = minorOf(c.kubernetesVersion);
   const k = sources.kubernetes;
@@ -36,16 +66,22 @@ export function assemblyOf(cluster: Cluster, n: ResolvedNode, sources: PackageSo
   const sub = (url: string): string => (kubeBase ? url.replace('https://pkgs.k8s.io', kubeBase) : url).replaceAll('{minor}', minor);
   const d = sources.containerd;
   const dockerUrl = c.mirrors.containerd?.replace(/\/$/, '') ?? d.url;
-  const keepalived = n.config.role === 'control-plane' && e.provider !== 'kube-vip';
+  const holdsVip = n.config.role === 'control-plane';
+  const keepalived = holdsVip && e.provider !== 'kube-vip';
+  const kv = sources.kubeVip;
   const etcdMember = etcdMembers(cluster).includes(n);
   return {
     leader: leader.config.hostname,
     part,
     after: part === 'control-plane' && before && before !== leader ? { hostname: before.config.hostname, address: addressOf(before) } : null,
+    nodes: cluster.nodes.filter((x) => x.config.role !== 'etcd').map((x) => x.config.hostname),
     etcdEndpoints: etcdMembers(cluster).flatMap((m) => (addressOf(m) ? [`https://${addressOf(m)}:2379`] : [])),
     apiServerPort: API_SERVER_PORT,
-    vip: keepalived ? {
-      provider: e.provider as 'keepalived' | 'keepalived+haproxy',
+    etcd: null,
+    cni: part === 'init' ? cniOf(cluster, n, sources) : null,
+    vip: holdsVip ? {
+      provider: e.provider,
+      image: e.provider === 'kube-vip' ? `${c.mirrors.images ? `${c.mirrors.images}/kube-vip` : kv.image}:v${kv.version}` : null,
       address: e.vip,
       priority: n === leader ? LEADER_PRIORITY : FIRST_PRIORITY - index,
       checkPort: e.provider === 'keepalived+haproxy' ? e.port : API_SERVER_PORT,
@@ -63,6 +99,34 @@ export function assemblyOf(cluster: Cluster, n: ResolvedNode, sources: PackageSo
         ...(keepalived && e.provider === 'keepalived+haproxy' ? ['haproxy'] : []),
       ],
     },
+    imageRepository: c.mirrors.images ?? '',
+  };
+}
+
+/** An external etcd node: a member of the new cluster every etcd node forms, run by systemd (kubeadm-ha.md §3.4). */
+function etcdNode(cluster: Cluster, n: ResolvedNode, sources: PackageSources): Assembly {
+  const c = cluster.config.cluster;
+  const members = etcdMembers(cluster);
+  const e = sources.etcd;
+  const arch = archOf(n);
+  const url = mirrored(cluster, e.url.replaceAll('{version}', e.version).replaceAll('{arch}', arch));
+  const release = c.etcd.source === 'release';
+  return {
+    leader: leaderOf(cluster)!.config.hostname,
+    part: 'etcd',
+    after: null,
+    nodes: cluster.nodes.filter((x) => x.config.role !== 'etcd').map((x) => x.config.hostname),
+    etcdEndpoints: members.flatMap((m) => (addressOf(m) ? [`https://${addressOf(m)}:2379`] : [])),
+    apiServerPort: API_SERVER_PORT,
+    etcd: {
+      version: release ? e.version : null,
+      url: release ? url : null,
+      sha256: release ? e.sha256[arch] : null,
+      initialCluster: members.map((m) => `${m.config.hostname}=https://${addressOf(m) ?? m.config.hostname}:2380`).join(','),
+    },
+    vip: null,
+    cni: null,
+    packages: null,
     imageRepository: c.mirrors.images ?? '',
   };
 }

@@ -121,18 +121,37 @@ const min = (m: number): number => m * 60;
 /** The stages that assemble the cluster (kubeadm-ha.md §1-§4; seed 000's order). */
 function appendAssembly(seq: Sequence, a: NonNullable<NodeDoc['assembly']>, workerEtcdMember: boolean): void {
   const vip = a.vip;
+  if (a.part === 'etcd' || !a.packages) {
+    seq.append({
+      name: 'etcd-external', assembly: true,
+      description: a.etcd?.url
+        ? `installs etcd ${a.etcd.version} from ${a.etcd.url} (SHA-256 checked) and runs it under systemd as a member of the external etcd cluster`
+        : "installs the base archive's etcd-server and runs it under systemd as a member of the external etcd cluster",
+      requires: ['prepare'], after: ['network-online.target'],
+      done: 'etcd runs at its pinned version with imgforge\'s unit, and lists this node as a started voting member with a healthy endpoint',
+      // The other members may be powered on last: a new cluster has no quorum until a majority runs.
+      timeoutSeconds: min(120),
+      retry: { attempts: 3, delaySeconds: 30, maxDelaySeconds: 120 },
+      destructive: false,
+    });
+    return;
+  }
+  const packages = a.packages;
   const vipStage = (requires: string[]): StagePlan => ({
     name: 'api-vip', assembly: true,
-    description: `starts ${vip!.provider === 'keepalived' ? 'keepalived' : 'HAProxy and keepalived'} for the API VIP ${vip!.address} (VRRP priority ${vip!.priority}; a failing /healthz on port ${vip!.checkPort} lowers it below every healthy control plane)`,
+    description: vip!.provider === 'kube-vip'
+      ? `writes kube-vip's static pod for the API VIP ${vip!.address} (ARP, leader election)${a.part === 'init' ? ' with super-admin.conf until kubeadm init has bound admin.conf its rights' : ''}`
+      : `starts ${vip!.provider === 'keepalived' ? 'keepalived' : 'HAProxy and keepalived'} for the API VIP ${vip!.address} (VRRP priority ${vip!.priority}; a failing /healthz on port ${vip!.checkPort} lowers it below every healthy control plane)`,
     requires, after: [],
-    done: `the VIP's services are enabled and running with imgforge's configuration${a.part === 'init' ? ', and this node holds the VIP' : ''}`,
+    done: vip!.provider === 'kube-vip' ? "kube-vip's static pod manifest is imgforge's"
+      : `the VIP's services are enabled and running with imgforge's configuration${a.part === 'init' ? ', and this node holds the VIP' : ''}`,
     timeoutSeconds: min(10),
     retry: { attempts: 3, delaySeconds: 10, maxDelaySeconds: 30 },
     destructive: false,
   });
   seq.append({
     name: 'packages', assembly: true,
-    description: `installs containerd (${a.packages.containerd.repo ? `${a.packages.containerd.package} ${a.packages.containerd.line ?? ''}`.trim() : "the base archive's containerd"}) with imgforge's config, and kubelet, kubeadm and kubectl ${a.packages.kubernetes.version} from ${a.packages.kubernetes.url}, each repository's key checked against its pinned fingerprint; holds them`,
+    description: `installs containerd (${packages.containerd.repo ? `${packages.containerd.package} ${packages.containerd.line ?? ''}`.trim() : "the base archive's containerd"}) with imgforge's config, and kubelet, kubeadm and kubectl ${packages.kubernetes.version} from ${packages.kubernetes.url}, each repository's key checked against its pinned fingerprint; holds them`,
     // Downloads need the network. TLS needs the clock too (SBCs have no RTC: kubeadm-ha.md §7.2): the
     // script waits for the first NTP sync itself, with a deadline, when it has work to do.
     requires: ['prepare'], after: ['network-online.target'],
@@ -153,6 +172,18 @@ function appendAssembly(seq: Sequence, a: NonNullable<NodeDoc['assembly']>, work
       // kubeadm init never runs over an existing admin.conf or etcd data; the script refuses.
       destructive: false,
     });
+    if (a.cni) {
+      const cni = a.cni;
+      seq.append({
+        name: 'cni', assembly: true,
+        description: `${cni.gatewayApi ? 'applies the Gateway API CRDs, then ' : ''}installs ${cni.plugin === 'cilium' ? `Cilium ${cni.version ?? ''} with its CLI${cni.kubeProxyReplacement ? ', replacing kube-proxy, reaching the API at the endpoint' : ''}` : `Calico ${cni.version ?? ''} through Tigera's operator chart with Helm`} for the pod network ${cni.podCidr}`.replace(/ {2,}/g, ' '),
+        requires: ['kubeadm-init'], after: [],
+        done: `${cni.plugin === 'cilium' ? "the cilium DaemonSet exists" : "Calico's Installation \"default\" exists"}${cni.gatewayApi ? ' and the Gateway API CRDs are established' : ''}`,
+        timeoutSeconds: min(30),
+        retry: { attempts: 4, delaySeconds: 30, maxDelaySeconds: 120 },
+        destructive: false,
+      });
+    }
     return;
   }
   seq.append({

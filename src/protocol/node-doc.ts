@@ -37,22 +37,50 @@ const Assembly = z.strictObject({
   /** The control plane that runs kubeadm init. */
   leader: Name,
   /** This node's part: "init" (the leader), "control-plane" (joins with its own API server), "worker". */
-  part: z.enum(['init', 'control-plane', 'worker']),
+  part: z.enum(['init', 'control-plane', 'worker', 'etcd']),
   /** The control plane joined just before this one: it waits until that one is a healthy etcd voter. Null when it waits for the API alone. */
   after: z.strictObject({ hostname: Name, address: Ip.nullable() }).nullable(),
+  /** Every node that joins Kubernetes, in config order: what imgforge-status counts as joined or not yet. */
+  nodes: z.array(Name),
   /** etcd client URLs of the members with static addresses, for the waits and the worker's member. */
   etcdEndpoints: z.array(Url),
   /** The API server's own port on a control plane. */
   apiServerPort: z.number().int().min(1).max(65535),
-  /** The VIP this control plane runs keepalived for (and HAProxy, when it balances); null on a worker or with kube-vip. */
+  /** The VIP this control plane helps hold (keepalived, with HAProxy when it balances, or kube-vip); null on a worker. */
   vip: z.strictObject({
-    provider: z.enum(['keepalived', 'keepalived+haproxy']),
+    provider: z.enum(['keepalived', 'keepalived+haproxy', 'kube-vip']),
+    /** kube-vip's image (with an image mirror's registry); null with keepalived. */
+    image: z.string().regex(/^[a-z0-9./:-]+$/).nullable(),
     address: Ip,
     /** VRRP priority: the leader's is the highest, so it holds the VIP from before init. */
     priority: z.number().int().min(1).max(254),
     /** The port the health check asks /healthz on: the API server's, or HAProxy's. */
     checkPort: z.number().int().min(1).max(65535),
   }).nullable(),
+  /** An external etcd node's etcd: the release archive and its SHA-256, or the base archive's package (url null). */
+  etcd: z.strictObject({
+    version: z.string().regex(/^\d+\.\d+\.\d+$/).nullable(),
+    url: Url.nullable(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+    /** The members of a new cluster, as etcd's --initial-cluster takes them. */
+    initialCluster: z.string().regex(/^[a-z0-9-]+=https:\/\/[^,\s]+(,[a-z0-9-]+=https:\/\/[^,\s]+)*$/),
+  }).nullable(),
+  /** The pod network and Gateway API CRDs the leader applies once the API answers; null on every other node. */
+  cni: z.strictObject({
+    plugin: z.enum(['cilium', 'calico']),
+    /** The plugin's release, or null for the Cilium CLI's own default. */
+    version: z.string().regex(/^\d+\.\d+\.\d+$/).nullable(),
+    podCidr: z.string().regex(/^[0-9a-f.:]+\/\d+$/),
+    kubeProxyReplacement: z.boolean(),
+    /** Where the CNI's agents reach the API before any Service works: the VIP (an address, not a name: no cluster DNS yet) and the endpoint's port. */
+    apiServer: z.strictObject({ host: Ip, port: z.number().int().min(1).max(65535) }),
+    /** The installer: the Cilium CLI or Helm, a release archive and its SHA-256. */
+    tool: z.strictObject({ name: z.enum(['cilium', 'helm']), url: Url, sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+    /** The plugin's Helm repository. */
+    repository: Url,
+    gatewayApi: z.strictObject({ url: Url, sha256: z.string().regex(/^[0-9a-f]{64}$/) }).nullable(),
+  }).nullable(),
+  /** Kubernetes packages; null on an external etcd node. */
   packages: z.strictObject({
     kubernetes: AptRepo.extend({
       /** Exact release, e.g. 1.35.3; the package version is this with a revision (1.35.3-1.1). */
@@ -70,7 +98,7 @@ const Assembly = z.strictObject({
     }),
     /** From the base's own archive: etcdctl for the joins' waits, keepalived and HAProxy for the VIP. */
     extra: z.array(Package),
-  }),
+  }).nullable(),
   /** Where kubeadm pulls images from, or "" for registry.k8s.io. */
   imageRepository: z.string(),
 });

@@ -29,3 +29,29 @@ test('leader-not-control-plane: cluster.leader must name a control plane; naming
   const good = await findings((c) => { obj(c['cluster'])['leader'] = 'cp02'; });
   assert.deepEqual(good, { code: 0, findings: [] });
 });
+
+test('gateway-api-version: a Gateway API release without a pinned digest is refused; a pinned one passes', async () => {
+  const bad = await findings((c) => { obj(obj(c['cluster'])['cni'])['kubeProxyReplacement'] = true; obj(c['cluster'])['addons'] = { gatewayApi: { version: '1.2.9' } }; });
+  assert.equal(bad.code, 1);
+  assert.deepEqual(bad.findings.map((f) => f.id), ['gateway-api-version']);
+  assert.match(bad.findings[0]!.hint!, /1\.3\.0/);
+  const good = await findings((c) => { obj(obj(c['cluster'])['cni'])['kubeProxyReplacement'] = true; obj(c['cluster'])['addons'] = { gatewayApi: { version: '1.3.0' } }; });
+  assert.deepEqual(good, { code: 0, findings: [] });
+  const off = await findings((c) => { obj(obj(c['cluster'])['cni'])['kubeProxyReplacement'] = true; obj(c['cluster'])['addons'] = { gatewayApi: { version: '1.2.9' } }; obj(c['cluster'])['selfAssembly'] = false; });
+  assert.deepEqual(off, { code: 0, findings: [] }, 'nodes that do not assemble download nothing');
+});
+
+test('cni-version-required: Calico without a version is refused; with one it passes', async () => {
+  const bad = await findings((c) => { obj(c['cluster'])['cni'] = { plugin: 'calico' }; });
+  assert.deepEqual(bad.findings.map((f) => f.id), ['cni-version-required']);
+  assert.deepEqual(bad.findings[0]!.paths, ['cluster.cni.version']);
+  const good = await findings((c) => { obj(c['cluster'])['cni'] = { plugin: 'calico', version: '3.32.1' }; });
+  assert.deepEqual(good, { code: 0, findings: [] });
+});
+
+test('kube-vip-port: kube-vip on a port other than the API server\'s is refused; on 6443 it passes', async () => {
+  const bad = await findings((c) => { obj(c['cluster'])['controlPlaneEndpoint'] = { vip: '192.168.1.10', port: 8443, provider: 'kube-vip' }; });
+  assert.deepEqual(bad.findings.map((f) => f.id), ['kube-vip-port']);
+  const good = await findings((c) => { obj(c['cluster'])['controlPlaneEndpoint'] = { vip: '192.168.1.10', port: 6443, provider: 'kube-vip' }; });
+  assert.deepEqual(good, { code: 0, findings: [] });
+});

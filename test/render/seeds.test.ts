@@ -93,15 +93,20 @@ for (const [name, config] of EXAMPLES) {
 
 test('every script a node runs passes shellcheck as it is in the repository', () => {
   if (!requireTool('shellcheck')) return;
-  const scripts = listFiles(join(ROOT, 'runtime')).filter((f) => !/\.(awk|json)$/.test(f) && !f.endsWith('node-env') && !f.includes('/conf/'));
+  const python = (f: string) => readFileSync(join(ROOT, 'runtime', f), 'utf8').startsWith('#!/usr/bin/python3');
+  const scripts = listFiles(join(ROOT, 'runtime')).filter((f) => !/\.(awk|json)$/.test(f) && !python(f) && !f.includes('/conf/'));
   assert.ok(scripts.length >= 9, scripts.join(' '));
   for (const s of scripts) {
     const r = spawnSync('shellcheck', ['--shell=sh', '--severity=style', '-x', join(ROOT, 'runtime', s)], { encoding: 'utf8' });
     assert.equal(r.status, 0, `${s}:\n${r.stdout}`);
   }
   // Parsed, not compiled: py_compile would leave a __pycache__ in runtime/.
-  const py = spawnSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])', join(ROOT, 'runtime/usr/local/lib/imgforge/node-env')], { encoding: 'utf8' });
-  assert.equal(py.status, 0, py.stderr);
+  const pythons = listFiles(join(ROOT, 'runtime')).filter(python);
+  assert.deepEqual(pythons, ['usr/local/bin/imgforge-status', 'usr/local/lib/imgforge/node-env']);
+  for (const f of pythons) {
+    const py = spawnSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])', join(ROOT, 'runtime', f)], { encoding: 'utf8' });
+    assert.equal(py.status, 0, py.stderr);
+  }
   const awk = spawnSync('awk', ['-f', join(ROOT, 'runtime/usr/local/lib/imgforge/event.awk')], { encoding: 'utf8', input: '' });
   assert.equal(awk.status, 0, awk.stderr);
 });

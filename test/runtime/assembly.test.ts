@@ -54,7 +54,7 @@ describe('packages', () => {
 
   test('a signing key whose fingerprint is not the pinned one: nothing is trusted, nothing installed, no retry', async () => {
     const c = await ClusterRigs.of(HOMELAB);
-    const rig = c.node('cp01', (doc) => { doc.assembly!.packages.kubernetes.fingerprint = 'A'.repeat(40); });
+    const rig = c.node('cp01', (doc) => { doc.assembly!.packages!.kubernetes.fingerprint = 'A'.repeat(40); });
     // With the clock synchronised there is no wait and no warning.
     rig.write('run/systemd/timesync/synchronized', '');
     assert.equal(rig.stage('packages', c.env('cp01')).status, 1);
@@ -69,7 +69,7 @@ describe('packages', () => {
   test('a release the repository does not have fails naming it; the base\'s own containerd when the config says distro', async () => {
     const c = await ClusterRigs.of(HOMELAB);
     writeFileSync(join(c.world, 'apt/kubeadm'), '1.35.2-1.1\n');
-    const rig = c.node('worker02', (doc) => { doc.assembly!.packages.containerd = { repo: null, package: 'containerd', line: null, held: ['containerd'] }; });
+    const rig = c.node('worker02', (doc) => { doc.assembly!.packages!.containerd = { repo: null, package: 'containerd', line: null, held: ['containerd'] }; });
     assert.equal(rig.stage('packages', c.env('worker02')).status, 1);
     assert.match(last(rig, 'packages').msg!, /has no kubeadm 1\.35\.3/);
     writeFileSync(join(c.world, 'apt/kubeadm'), '1.35.3-1.1\n');
@@ -220,6 +220,29 @@ describe('the API VIP', () => {
     const starts = cp.calls('systemctl').filter((x) => x.includes('--now')).map((x) => x.at(-1));
     assert.ok(starts.indexOf('haproxy') >= 0 && starts.indexOf('haproxy') < starts.indexOf('keepalived'), starts.join(' '));
     assert.ok(Number(/priority (\d+)/.exec(cp.read('etc/keepalived/keepalived.conf'))![1]) < 200, 'below the leader');
+  });
+});
+
+describe('kube-vip', () => {
+  test('the leader\'s static pod reads super-admin.conf until init, admin.conf after; a joining control plane\'s reads admin.conf', async () => {
+    const c = await ClusterRigs.of(join(ROOT, 'examples/metallb-bgp-longhorn.config.ts'));
+    const [leader, second] = c.cluster.nodes.filter((n) => n.config.role === 'control-plane').map((n) => n.config.hostname);
+    const l = c.node(leader!);
+    for (const s of ['packages', 'api-vip']) assert.equal(l.stage(s, c.env(leader!)).status, 0, s);
+    const before = l.read('etc/kubernetes/manifests/kube-vip.yaml');
+    assert.match(before, /path: \/etc\/kubernetes\/super-admin\.conf/);
+    assert.match(before, /image: ghcr\.io\/kube-vip\/kube-vip:v1\.0\.3\n/);
+    assert.match(before, new RegExp(`value: "${c.cluster.config.cluster.controlPlaneEndpoint.vip}"`));
+    assert.match(before, /name: vip_interface, value: "lan0"/);
+    assert.deepEqual(l.calls('systemctl').filter((x) => x.includes('keepalived')), [], 'no keepalived with kube-vip');
+    assert.equal(l.stage('kubeadm-init', c.env(leader!)).status, 0);
+    assert.equal(l.read('etc/kubernetes/manifests/kube-vip.yaml'), before.replace('/etc/kubernetes/super-admin.conf', '/etc/kubernetes/admin.conf'));
+    l.clearEvents();
+    assert.equal(l.stage('api-vip', c.env(leader!)).status, 0);
+    assert.equal(l.events().at(-1)!.changed, false, 'after init the manifest with admin.conf is imgforge\'s');
+    const cp = c.node(second!);
+    for (const s of ['packages', 'kubeadm-join', 'api-vip']) assert.equal(cp.stage(s, c.env(second!)).status, 0, s);
+    assert.match(cp.read('etc/kubernetes/manifests/kube-vip.yaml'), /path: \/etc\/kubernetes\/admin\.conf/);
   });
 });
 

@@ -70,7 +70,7 @@ export class ClusterRigs {
   }
 
   /** Serve a file over HTTP in this world. */
-  serve(url: string, content: string): void {
+  serve(url: string, content: string | Buffer): void {
     writeFileSync(served(this.world, url), content);
   }
 
@@ -92,7 +92,7 @@ export class ClusterRigs {
     const doc = this.doc(hostname);
     const k = testKey();
     const a = doc.assembly;
-    if (a) {
+    if (a?.packages) {
       a.packages.kubernetes.fingerprint = k.fingerprint;
       this.serve(a.packages.kubernetes.key, k.armored);
       if (a.packages.containerd.repo) {

@@ -25,7 +25,7 @@ const withCluster = (cluster: Cluster, patch: (c: any) => void): Cluster => {
 };
 
 test('each role gets its stages: the leader holds the VIP before init, the other control planes after they joined, the etcd worker adds its member', () => {
-  assert.deepEqual(names(homelab, 'cp01'), ['layout', 'prepare', 'packages', 'api-vip', 'kubeadm-init', 'complete']);
+  assert.deepEqual(names(homelab, 'cp01'), ['layout', 'prepare', 'packages', 'api-vip', 'kubeadm-init', 'cni', 'complete']);
   assert.deepEqual(names(homelab, 'cp02'), ['layout', 'prepare', 'packages', 'kubeadm-join', 'api-vip', 'complete']);
   assert.deepEqual(names(homelab, 'worker01'), ['layout', 'prepare', 'packages', 'kubeadm-join', 'etcd-member', 'complete']);
   assert.deepEqual(names(homelab, 'worker02'), ['layout', 'prepare', 'packages', 'kubeadm-join', 'complete']);
@@ -33,17 +33,19 @@ test('each role gets its stages: the leader holds the VIP before init, the other
   assert.deepEqual(init.requires, ['packages', 'api-vip']);
   const pk = stagesOf(homelab, 'cp01').stages.find((s) => s.name === 'packages')!;
   assert.deepEqual(pk.after, ['network-online.target']);
-  assert.ok(stagesOf(homelab, 'cp01').stages.filter((s) => s.assembly).length === 3);
+  assert.equal(stagesOf(homelab, 'cp01').stages.filter((s) => s.assembly).length, 4);
+  assert.deepEqual(stagesOf(homelab, 'cp01').stages.find((s) => s.name === 'cni')!.requires, ['kubeadm-init']);
   assert.equal(stagesOf(homelab, 'cp01').stages.find((s) => s.name === 'prepare')!.assembly, undefined);
 });
 
-test('selfAssembly false, and external etcd nodes: no assembly stages and no assembly in node.json', async () => {
+test('selfAssembly false: no assembly stages and no assembly in node.json; an external etcd node runs etcd and no kubeadm', async () => {
   const off = withCluster(homelab, (c) => { c.selfAssembly = false; });
   assert.deepEqual(names(off, 'cp01'), ['layout', 'prepare', 'complete']);
   assert.equal(stagesOf(off, 'cp01').assembly, null);
   const ext = await loadCluster(join(ROOT, 'examples/external-etcd.config.ts'));
   const etcdNode = ext.nodes.find((n) => n.config.role === 'etcd')!;
-  assert.equal(nodeStages(ext, etcdNode, packages).assembly, null);
+  assert.equal(nodeStages(ext, etcdNode, packages).assembly!.part, 'etcd');
+  assert.deepEqual(nodeStages(ext, etcdNode, packages).stages.map((s) => s.name), ['layout', 'prepare', 'etcd-external', 'complete']);
   assert.deepEqual(kubeadmDocuments(ext, etcdNode, (await loadSecrets(ext))!), []);
 });
 
@@ -61,13 +63,13 @@ test('VRRP priorities: the leader\'s is the highest; the others descend in confi
 test('mirrors replace every download location; the pinned fingerprints stay', () => {
   const m = withCluster(homelab, (c) => { c.mirrors = { kubernetes: 'http://mirror.lan/k8s/', containerd: 'http://mirror.lan/docker', images: 'registry.lan:5000/k8s' }; });
   const a = stagesOf(m, 'cp01').assembly!;
-  assert.equal(a.packages.kubernetes.url, 'http://mirror.lan/k8s/core:/stable:/v1.35/deb/');
-  assert.equal(a.packages.kubernetes.key, 'http://mirror.lan/k8s/core:/stable:/v1.35/deb/Release.key');
-  assert.equal(a.packages.kubernetes.fingerprint, packages.kubernetes.fingerprint);
-  assert.deepEqual(a.packages.containerd.repo, { url: 'http://mirror.lan/docker', suite: '{codename}', component: 'stable', key: 'http://mirror.lan/docker/gpg', fingerprint: packages.containerd.fingerprint });
+  assert.equal(a.packages!.kubernetes.url, 'http://mirror.lan/k8s/core:/stable:/v1.35/deb/');
+  assert.equal(a.packages!.kubernetes.key, 'http://mirror.lan/k8s/core:/stable:/v1.35/deb/Release.key');
+  assert.equal(a.packages!.kubernetes.fingerprint, packages.kubernetes.fingerprint);
+  assert.deepEqual(a.packages!.containerd.repo, { url: 'http://mirror.lan/docker', suite: '{codename}', component: 'stable', key: 'http://mirror.lan/docker/gpg', fingerprint: packages.containerd.fingerprint });
   assert.equal(a.imageRepository, 'registry.lan:5000/k8s');
   const plain = stagesOf(homelab, 'cp01').assembly!;
-  assert.equal(plain.packages.kubernetes.url, 'https://pkgs.k8s.io/core:/stable:/v1.35/deb/');
+  assert.equal(plain.packages!.kubernetes.url, 'https://pkgs.k8s.io/core:/stable:/v1.35/deb/');
   assert.equal(plain.imageRepository, '');
 });
 

@@ -59,6 +59,12 @@ export const Cluster = z.strictObject({
     kubernetes: z.url({ protocol: /^https?$/ }).optional(),
     /** Replaces https://download.docker.com/linux/ubuntu (containerd.io). */
     containerd: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * A server holding the release files nodes download (etcd, the Cilium CLI, Helm, Gateway API
+     * CRDs, Helm charts) under their original host and path: https://github.com/x becomes
+     * <downloads>/github.com/x. The pinned SHA-256 of each file still applies.
+     */
+    downloads: z.url({ protocol: /^https?$/ }).optional(),
     /** Registry kubeadm pulls the control-plane images from instead of registry.k8s.io (ClusterConfiguration.imageRepository). */
     images: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'must be a registry host with an optional port and path, e.g. registry.lan:5000/k8s').optional(),
   }).prefault({}),
@@ -72,6 +78,12 @@ export const Cluster = z.strictObject({
   etcd: z.strictObject({
     /** "stacked": a member on each control plane (and workers with etcd: true); "external": on nodes with role "etcd". @default "stacked" */
     topology: z.enum(['stacked', 'external']).default('stacked'),
+    /**
+     * Where the external etcd nodes' etcd comes from: "release" (etcd-io's release at the version
+     * data/packages.yaml pins, checked against its SHA-256) or "distro" (the base archive's
+     * etcd-server package). @default "release"
+     */
+    source: z.enum(['release', 'distro']).default('release'),
   }).prefault({}),
   /**
    * Key algorithm of the cluster's certificate authorities and of the certificates imgforge issues

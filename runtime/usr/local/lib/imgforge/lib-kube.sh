@@ -8,6 +8,7 @@ KDIR=$ROOT/etc/kubernetes
 ADMIN_CONF=$KDIR/admin.conf
 KUBELET_CONF=$KDIR/kubelet.conf
 ETCD_PKI=$KDIR/pki/etcd
+KUBE_VIP=$KDIR/manifests/kube-vip.yaml
 ENDPOINT=$IMGFORGE_CLUSTER_ENDPOINT_HOST:$IMGFORGE_CLUSTER_ENDPOINT_PORT
 # How long a node waits for another: the leader may be powered on last.
 WAIT_OTHERS=${IMGFORGE_WAIT_OTHERS:-6600}

@@ -26,7 +26,31 @@ holds_vip() { ip -o -4 addr show | awk -v v="$VIP" 'index($4, v "/") == 1 { f = 
 
 haproxy() { [ "$IMGFORGE_ASSEMBLY_VIP_PROVIDER" = keepalived+haproxy ]; }
 
+KUBE_VIP=$ROOT/etc/kubernetes/manifests/kube-vip.yaml
+
+# kube-vip's manifest for this node: on the leader before init with super-admin.conf, which
+# kubeadm-init swaps for admin.conf once init has given admin.conf its rights (kube-vip#684).
+kube_vip_manifest() {
+  kv_conf=/etc/kubernetes/admin.conf
+  [ "$IMGFORGE_ASSEMBLY_PART" != init ] || [ -s "$ROOT/etc/kubernetes/admin.conf" ] || kv_conf=/etc/kubernetes/super-admin.conf
+  sed -e "s|@IMAGE@|$IMGFORGE_ASSEMBLY_VIP_IMAGE|" -e "s|@PORT@|$IMGFORGE_ASSEMBLY_API_SERVER_PORT|" -e "s|@INTERFACE@|$1|" \
+    -e "s|@VIP@|$VIP|" -e "s|@KUBECONFIG@|$kv_conf|" -e '/^#/d' "$IMGFORGE_LIB/conf/kube-vip.yaml"
+}
+
+kube_vip_check() {
+  kube_vip_manifest "$1" | cmp -s - "$KUBE_VIP" && return 0
+  # After init the leader's manifest names admin.conf: also imgforge's.
+  kube_vip_manifest "$1" | sed 's|/etc/kubernetes/super-admin.conf|/etc/kubernetes/admin.conf|' | cmp -s - "$KUBE_VIP"
+}
+
 stage_check() {
+  if [ "$IMGFORGE_ASSEMBLY_VIP_PROVIDER" = kube-vip ]; then
+    iface=$(lan_interface)
+    [ -n "$iface" ] || { CHECK_MSG="no interface carries ${ADDRESS:-a default route}"; return 1; }
+    kube_vip_check "$iface" || { CHECK_MSG="kube-vip's manifest is not imgforge's for $iface"; return 1; }
+    CHECK_MSG="kube-vip's static pod for $VIP on $iface"
+    return 0
+  fi
   iface=$(lan_interface)
   [ -n "$iface" ] || { CHECK_MSG="no interface carries ${ADDRESS:-a default route}"; return 1; }
   sed "s/@INTERFACE@/$iface/" "$KEEPALIVED_SRC" | cmp -s - "$KEEPALIVED_CONF" || { CHECK_MSG="keepalived.conf is not imgforge's for $iface"; return 1; }
@@ -43,9 +67,16 @@ stage_check() {
 }
 
 stage_apply() {
-  have keepalived:keepalived ip:iproute2 curl:curl
+  have ip:iproute2
   iface=$(lan_interface)
   [ -n "$iface" ] || die "no interface carries ${ADDRESS:-a default route}"
+  if [ "$IMGFORGE_ASSEMBLY_VIP_PROVIDER" = kube-vip ]; then
+    # The kubelet runs it: on the leader from kubeadm init on, elsewhere at once.
+    mkdir -p "${KUBE_VIP%/*}"
+    kube_vip_manifest "$iface" | atomic_write "$KUBE_VIP" 0600
+    return 0
+  fi
+  have keepalived:keepalived curl:curl
   if haproxy; then
     have haproxy:haproxy
     mkdir -p "${HAPROXY_CONF%/*}"

@@ -17,6 +17,8 @@ stage_check() {
   grep -q 'client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem' "$KUBELET_CONF" 2>/dev/null \
     || { CHECK_MSG="kubelet.conf does not use the rotating client certificate: init did not finish"; return 1; }
   kctl -n kube-system get deployment coredns >/dev/null 2>&1 || { CHECK_MSG="no CoreDNS: init did not finish"; return 1; }
+  grep -q '/etc/kubernetes/super-admin.conf' "$KUBE_VIP" 2>/dev/null \
+    && { CHECK_MSG="kube-vip still uses super-admin.conf"; return 1; }
   # kube-proxy runs exactly when the configuration has its document (not with Cilium's replacement).
   if grep -q '^kind: KubeProxyConfiguration' "$KUBEADM_CONF"; then
     kctl -n kube-system get daemonset kube-proxy >/dev/null 2>&1 || { CHECK_MSG="no kube-proxy: init did not finish"; return 1; }
@@ -38,11 +40,18 @@ resume() {
   done
 }
 
+# kube-vip read super-admin.conf while init bound admin.conf its rights; admin.conf from now on.
+kube_vip_to_admin() {
+  grep -q '/etc/kubernetes/super-admin.conf' "$KUBE_VIP" 2>/dev/null || return 0
+  sed 's|/etc/kubernetes/super-admin.conf|/etc/kubernetes/admin.conf|' "$KUBE_VIP" | atomic_write "$KUBE_VIP" 0600
+}
+
 stage_apply() {
   have kubeadm:kubeadm kubectl:kubectl curl:curl
   wait_clock
   if [ -s "$ADMIN_CONF" ]; then
     resume
+    kube_vip_to_admin
     return 0
   fi
   if [ -n "$(ls -A "$ROOT/var/lib/etcd" 2>/dev/null)" ]; then
@@ -50,4 +59,5 @@ stage_apply() {
   fi
   note "kubeadm init"
   kubeadm init --config "$KUBEADM_CONF" || die "kubeadm init failed"
+  kube_vip_to_admin
 }
