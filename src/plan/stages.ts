@@ -184,6 +184,16 @@ function appendAssembly(seq: Sequence, a: NonNullable<NodeDoc['assembly']>, work
         destructive: false,
       });
     }
+    seq.append({
+      name: 'token-cleanup', assembly: true,
+      description: `waits until all ${a.nodes.length} nodes of the config have joined, then deletes the bootstrap token they joined with`,
+      requires: ['kubeadm-init'], after: a.cni ? ['cni'] : [],
+      done: 'every node of the config is in the cluster and the bootstrap token\'s Secret is gone',
+      // Nodes may be powered on hours apart: the wait is long, and the next boot waits again.
+      timeoutSeconds: min(120),
+      retry: { attempts: 2, delaySeconds: 60, maxDelaySeconds: 60 },
+      destructive: false,
+    });
     return;
   }
   seq.append({

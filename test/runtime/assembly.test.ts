@@ -19,10 +19,10 @@ const keysUnder = (rig: Rig, dir: string): string[] =>
   existsSync(rig.path(dir)) ? (readdirSync(rig.path(dir), { recursive: true }) as string[]).filter((f) => f.endsWith('.key')) : [];
 
 /** A leader that has installed its packages, holds the VIP and has run init, in world w. */
-function initLeader(c: ClusterRigs): Rig {
-  const cp01 = c.node('cp01');
-  for (const s of ['packages', 'api-vip', 'kubeadm-init']) assert.equal(cp01.stage(s, c.env('cp01')).status, 0, `${s}: ${JSON.stringify(last(cp01, s))}`);
-  return cp01;
+function initLeader(c: ClusterRigs, host = 'cp01'): Rig {
+  const leader = c.node(host);
+  for (const s of ['packages', 'api-vip', 'kubeadm-init']) assert.equal(leader.stage(s, c.env(host)).status, 0, `${s}: ${JSON.stringify(last(leader, s))}`);
+  return leader;
 }
 
 describe('packages', () => {
@@ -127,6 +127,21 @@ describe('kubeadm init on the leader', () => {
     }
   });
 
+  test('the bootstrap token is deleted once every node of the config has joined, not before', async () => {
+    const c = await ClusterRigs.of(HOMELAB);
+    const cp01 = initLeader(c);
+    const early = cp01.stage('token-cleanup', c.env('cp01', { IMGFORGE_WAIT_OTHERS: '30' }));
+    assert.equal(early.status, 1);
+    assert.match(last(cp01, 'token-cleanup').msg!, /not yet: cp02 worker01 worker02 worker03 worker04 $/);
+    assert.deepEqual(cp01.calls('kubeadm').filter((x) => x[1] === 'token'), []);
+    writeFileSync(join(c.world, 'nodes'), c.cluster.nodes.map((n) => `${n.config.hostname}\n`).join(''));
+    assert.equal(cp01.stage('token-cleanup', c.env('cp01')).status, 0);
+    assert.deepEqual(cp01.calls('kubeadm').filter((x) => x[1] === 'token').map((x) => x.slice(1, 4)), [['token', 'delete', c.secrets.token.id]]);
+    cp01.clearEvents();
+    assert.equal(cp01.stage('token-cleanup', c.env('cp01')).status, 0);
+    assert.equal(last(cp01, 'token-cleanup').changed, false);
+  });
+
   test('etcd data without admin.conf: init is refused, not retried', async () => {
     const c = await ClusterRigs.of(HOMELAB);
     const rig = c.node('cp01');
@@ -156,23 +171,23 @@ describe('joins', () => {
   });
 
   test('control planes join one at a time: each waits until the one before it is a healthy etcd voter', async () => {
-    const c = await ClusterRigs.of(join(ROOT, 'test/fixtures/three-cp.config.mjs'), { secrets: 'new' });
-    const cp03 = c.node('cp03');
-    assert.deepEqual(c.doc('cp03').assembly!.after, { hostname: 'cp02', address: '192.168.1.12' });
-    assert.equal(c.doc('cp02').assembly!.after, null, 'the first to join waits for the leader\'s API alone');
-    initLeader(c);
-    const cp02 = c.node('cp02');
-    assert.equal(cp03.stage('packages', c.env('cp03')).status, 0);
-    const early = cp03.stage('kubeadm-join', c.env('cp03', { IMGFORGE_WAIT_OTHERS: '30' }));
+    const c = await ClusterRigs.of(join(ROOT, 'test/fixtures/minimal.config.mjs'), { secrets: 'new' });
+    const n3 = c.node('n3');
+    assert.deepEqual(c.doc('n3').assembly!.after, { hostname: 'n2', address: '192.168.50.12' });
+    assert.equal(c.doc('n2').assembly!.after, null, 'the first to join waits for the leader\'s API alone');
+    initLeader(c, 'n1');
+    const n2 = c.node('n2');
+    assert.equal(n3.stage('packages', c.env('n3')).status, 0);
+    const early = n3.stage('kubeadm-join', c.env('n3', { IMGFORGE_WAIT_OTHERS: '30' }));
     assert.equal(early.status, 1);
-    assert.match(last(cp03, 'kubeadm-join').msg!, /gave up waiting for cp02 to be a healthy etcd voter/);
-    assert.deepEqual(cp03.calls('kubeadm').filter((x) => x[1] === 'join'), []);
-    for (const s of ['packages', 'kubeadm-join', 'api-vip']) assert.equal(cp02.stage(s, c.env('cp02')).status, 0, s);
-    assert.equal(cp03.stage('kubeadm-join', c.env('cp03')).status, 0, JSON.stringify(last(cp03, 'kubeadm-join')));
-    const etcd = cp03.calls('etcdctl');
-    assert.ok(etcd.length > 0 && etcd.every((x) => x.includes('--endpoints=https://192.168.1.12:2379')), 'asks cp02\'s member');
+    assert.match(last(n3, 'kubeadm-join').msg!, /gave up waiting for n2 to be a healthy etcd voter/);
+    assert.deepEqual(n3.calls('kubeadm').filter((x) => x[1] === 'join'), []);
+    for (const s of ['packages', 'kubeadm-join', 'api-vip']) assert.equal(n2.stage(s, c.env('n2')).status, 0, s);
+    assert.equal(n3.stage('kubeadm-join', c.env('n3')).status, 0, JSON.stringify(last(n3, 'kubeadm-join')));
+    const etcd = n3.calls('etcdctl');
+    assert.ok(etcd.length > 0 && etcd.every((x) => x.includes('--endpoints=https://192.168.50.12:2379')), 'asks n2\'s member');
     // The CA pin and the CA file: a control plane checks the API's certificate against its CA.
-    assert.ok(cp03.calls('curl').some((x) => x.includes('--cacert')));
+    assert.ok(n3.calls('curl').some((x) => x.includes('--cacert')));
     const members = readFileSync(join(c.world, 'etcd-members'), 'utf8');
     assert.equal(members.trim().split('\n').length, 3);
   });

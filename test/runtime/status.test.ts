@@ -17,7 +17,7 @@ test('the leader after init: its stages with their outcome and time, the API, th
   const s = JSON.parse(r.stdout);
   assert.equal(s.part, 'init');
   assert.deepEqual(s.stages.map((x: { name: string; state: string }) => [x.name, x.state]),
-    [['layout', 'waiting'], ['prepare', 'waiting'], ['packages', 'ok'], ['api-vip', 'ok'], ['kubeadm-init', 'ok'], ['cni', 'waiting'], ['complete', 'waiting']]);
+    [['layout', 'waiting'], ['prepare', 'waiting'], ['packages', 'ok'], ['api-vip', 'ok'], ['kubeadm-init', 'ok'], ['cni', 'waiting'], ['token-cleanup', 'waiting'], ['complete', 'waiting']]);
   assert.ok(s.stages[2].seconds >= 180, 'packages waited for the clock (fake time)');
   assert.deepEqual(s.clusterView.nodes, { joined: ['cp01'], ready: ['cp01'], missing: ['cp02', 'worker01', 'worker02', 'worker03', 'worker04'] });
   assert.deepEqual(s.clusterView.etcd, { members: 1, voters: 1 });

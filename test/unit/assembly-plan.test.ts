@@ -25,7 +25,7 @@ const withCluster = (cluster: Cluster, patch: (c: any) => void): Cluster => {
 };
 
 test('each role gets its stages: the leader holds the VIP before init, the other control planes after they joined, the etcd worker adds its member', () => {
-  assert.deepEqual(names(homelab, 'cp01'), ['layout', 'prepare', 'packages', 'api-vip', 'kubeadm-init', 'cni', 'complete']);
+  assert.deepEqual(names(homelab, 'cp01'), ['layout', 'prepare', 'packages', 'api-vip', 'kubeadm-init', 'cni', 'token-cleanup', 'complete']);
   assert.deepEqual(names(homelab, 'cp02'), ['layout', 'prepare', 'packages', 'kubeadm-join', 'api-vip', 'complete']);
   assert.deepEqual(names(homelab, 'worker01'), ['layout', 'prepare', 'packages', 'kubeadm-join', 'etcd-member', 'complete']);
   assert.deepEqual(names(homelab, 'worker02'), ['layout', 'prepare', 'packages', 'kubeadm-join', 'complete']);
@@ -33,7 +33,7 @@ test('each role gets its stages: the leader holds the VIP before init, the other
   assert.deepEqual(init.requires, ['packages', 'api-vip']);
   const pk = stagesOf(homelab, 'cp01').stages.find((s) => s.name === 'packages')!;
   assert.deepEqual(pk.after, ['network-online.target']);
-  assert.equal(stagesOf(homelab, 'cp01').stages.filter((s) => s.assembly).length, 4);
+  assert.equal(stagesOf(homelab, 'cp01').stages.filter((s) => s.assembly).length, 5);
   assert.deepEqual(stagesOf(homelab, 'cp01').stages.find((s) => s.name === 'cni')!.requires, ['kubeadm-init']);
   assert.equal(stagesOf(homelab, 'cp01').stages.find((s) => s.name === 'prepare')!.assembly, undefined);
 });
