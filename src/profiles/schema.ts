@@ -3,7 +3,8 @@ import { Layout, LayoutPatch } from '../config/schema/layout.ts';
 import { AbsolutePath, Bytes } from '../config/schema/primitives.ts';
 
 export const Arch = z.enum(['amd64', 'arm64']);
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
+/** A SHA-256 as 64 hex digits, either case (publishers print both); kept lower-case. */
+const Sha256 = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits').transform((s) => s.toLowerCase());
 const Url = z.url({ protocol: /^(https?|file)$/ });
 
 /** Where a partition of the base image is found: by filesystem label, GPT partition label or type GUID. */
@@ -163,7 +164,10 @@ export const Profile = z.strictObject({
 /** What a node may change in its profile: any field of these sections. */
 export const ProfilePatch = z.strictObject({
   /** Base image fields. */
-  base: Base.partial().optional(),
+  base: Base.partial().extend({
+    /** Fields of the profile's download to change, e.g. only sha256 to pin the image's hash; null to bootstrap instead. */
+    download: Download.partial().nullable().optional(),
+  }).optional(),
   /** Boot chain fields. */
   boot: Boot.partial().optional(),
   /** Target disk fields. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { deepMerge } from '../../src/profiles/merge.ts';
 import { BUILTIN_PROFILE_DIR, loadProfileFiles } from '../../src/profiles/load.ts';
 import { flattenProfile, resolveProfiles } from '../../src/profiles/resolve.ts';
+import { readFieldDocs } from '../../src/schema/jsdoc.ts';
 import { jsonSchemas } from '../../src/schema/json-schema.ts';
 import { cli, ROOT, tempDir } from '../helpers.ts';
 
@@ -88,11 +89,29 @@ test('a user profile folder adds boards and may extend the built-in ones', async
   assert.ok(plan.nodes.every((n) => n.board === 'mini-pc' && n.disk.device === '/dev/nvme0n1'));
 });
 
-test('JSON Schemas: the committed files equal what the zod schemas generate', () => {
-  for (const { file, text } of jsonSchemas()) {
+test('JSON Schemas: the committed files equal what the zod schemas generate, every field described by its JSDoc', () => {
+  const generated = jsonSchemas(readFieldDocs());
+  for (const { file, text } of generated) {
     assert.equal(readFileSync(join(ROOT, file), 'utf8'), text, `${file} is stale: run node scripts/gen-schema.ts`);
   }
-  const profile = JSON.parse(jsonSchemas()[0]!.text) as { properties: Record<string, unknown>; additionalProperties: boolean };
+  // Every field of both schemas, at any depth, carries a description for editors.
+  const missing: string[] = [];
+  const walk = (s: unknown, path: string): void => {
+    if (!s || typeof s !== 'object') return;
+    if (Array.isArray(s)) { s.forEach((x, i) => walk(x, `${path}[${i}]`)); return; }
+    const o = s as Record<string, unknown>;
+    for (const [k, v] of Object.entries((o['properties'] ?? {}) as Record<string, Record<string, unknown>>)) {
+      if (typeof v['description'] !== 'string' || v['description'].length < 3) missing.push(`${path}.${k}`);
+    }
+    for (const v of Object.values(o)) walk(v, path);
+  };
+  for (const { file, text } of generated) walk(JSON.parse(text), file);
+  assert.deepEqual(missing, []);
+  const config = JSON.parse(generated[1]!.text);
+  assert.equal(config.properties.cluster.properties.addons.properties.rookCeph.properties.version.description, 'Rook release, e.g. 1.16.5.');
+  assert.equal(config.properties.cluster.properties.addons.properties.longhorn.properties.version.description, 'Longhorn release, e.g. 1.8.1.');
+  assert.equal(config.properties.cluster.properties.selfAssembly.description.endsWith('Default: true.'), true);
+  const profile = JSON.parse(generated[0]!.text) as { properties: Record<string, unknown>; additionalProperties: boolean };
   assert.deepEqual(Object.keys(profile.properties), ['$schema', 'name', 'extends', 'title', 'arch', 'base', 'boot', 'disk', 'layout', 'tuning']);
   assert.equal(profile.additionalProperties, false, 'unknown keys are flagged in editors too');
 });
@@ -101,4 +120,28 @@ test('every profile file points editors at the schema', () => {
   for (const name of ['odroid-m1', 'odroid-m2', 'thin-client', 'x86', 'x86-debian']) {
     assert.match(readFileSync(join(BUILTIN_PROFILE_DIR, `${name}.yaml`), 'utf8'), /^# yaml-language-server: \$schema=\.\/profile\.schema\.json\n/);
   }
+});
+
+test('overrides.base.download.sha256 alone pins the profile\'s download; upper-case hex is accepted and kept lower-case', async () => {
+  const dir = tempDir();
+  const hash = 'AB'.repeat(32);
+  const config = join(dir, 'images.config.mjs');
+  writeFileSync(config, `export default {
+  cluster: { name: 'pin', kubernetesVersion: '1.35.3', controlPlaneEndpoint: { vip: '192.168.50.10' }, cni: { plugin: 'calico', version: '3.32.1' } },
+  network: { gateway: '192.168.50.1' },
+  users: [{ name: 'ops', sshAuthorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinKeyPinKeyPinKeyPinKeyPinKeyPinKeyPin0000 ops@t'] }],
+  nodes: [{ hostname: 'm1', board: 'odroid-m1', role: 'control-plane', address: '192.168.50.11/24', overrides: { base: { download: { sha256: '${hash}' } } } }],
+};\n`);
+  const r = await cli(['--config', config, 'plan', 'm1', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const download = JSON.parse(r.stdout).nodes[0].base.download as { url: string; sha256: string; format: string };
+  assert.equal(download.sha256, hash.toLowerCase());
+  assert.match(download.url, /^https:\/\//, 'the profile\'s URL stays');
+  assert.ok(download.format.length > 0, 'and its format');
+  // Another file: a config module is imported once per process.
+  const badConfig = join(dir, 'bad.config.mjs');
+  writeFileSync(badConfig, readFileSync(config, 'utf8').replace(hash, 'abc'));
+  const bad = await cli(['--config', badConfig, 'plan', 'm1']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /nodes\[0\]\.overrides\.base\.download\.sha256: must be 64 hex digits/);
 });
