@@ -31,7 +31,13 @@ function program(io: Io, done: (code: number) => void): Command {
     profiles: () => import('./commands/profiles.ts'), check: () => import('./commands/check.ts'), render: () => import('./commands/render.ts'),
     plan: () => import('./commands/plan.ts'), build: () => import('./commands/build.ts'), inspect: () => import('./commands/inspect.ts'),
     test: () => import('./commands/test.ts'), secrets: () => import('./commands/secrets.ts'), audit: () => import('./commands/audit.ts'),
+    init: () => import('./commands/init.ts'),
   };
+  cli.command('init').description('write a commented starter images.config.ts (at --config) for the boards named, and .imgforge/.gitignore for the secrets')
+    .argument('[boards...]', 'board profile names, one node each (default: x86)')
+    .option('--force', 'replace an existing config', false)
+    .option('--json', 'machine-readable output')
+    .action(async (boards: string[], _o, cmd: Command) => done(await (await commands.init()).initCommand(boards, { ...globals(cmd), ...cmd.opts<{ force: boolean }>() }, io)));
   cli.command('profiles').description('list the board profiles')
     .option('--json', 'machine-readable output')
     .action(async (_o, cmd: Command) => done(await (await commands.profiles()).profilesCommand(globals(cmd), io)));

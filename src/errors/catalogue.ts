@@ -114,6 +114,18 @@ export const catalogue = {
     message: (a) => `imgforge check found ${a.errors} error${a.errors === 1 ? '' : 's'} in the cluster described.`,
     hint: () => 'Run `imgforge check` to see them with hints; --force renders anyway.',
   }),
+  ConfigExists: entry<{ path: string }>({
+    category: 'input',
+    title: 'A config is already there',
+    message: (a) => `${a.path} exists; imgforge init will not replace it.`,
+    hint: () => 'Pass --force to replace it, or --config <file> to write another.',
+  }),
+  UnknownBoardName: entry<{ board: string; known: string }>({
+    category: 'input',
+    title: 'Unknown board',
+    message: (a) => `There is no board profile named "${a.board}".`,
+    hint: (a) => `Boards: ${a.known}.`,
+  }),
   BadFlag: entry<{ detail: string }>({
     category: 'input',
     title: 'Invalid command line',

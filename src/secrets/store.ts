@@ -88,16 +88,21 @@ export async function loadSecrets(cluster: Cluster): Promise<SecretsBundle | und
 
 const HEADER = '# imgforge secrets: the private keys of a Kubernetes cluster. Keep this file 0600 and out of\n# version control; `imgforge secrets show` lists it without the key bytes.\n';
 
+/** .imgforge/.gitignore keeping git out of the secrets folder, unless one is there already. */
+export async function ignoreSecrets(imgforgeDir: string): Promise<void> {
+  const ignore = join(imgforgeDir, '.gitignore');
+  if (await stat(ignore).catch(() => undefined)) return;
+  await mkdir(imgforgeDir, { recursive: true });
+  await writeFile(ignore, '# Written by imgforge: cluster secrets never belong in version control.\nsecrets/\n');
+}
+
 /** Write the bundle whole (temporary name, fsync, rename), 0600 in a 0700 folder, and keep git out of it. */
 export async function saveSecrets(cluster: Cluster, bundle: SecretsBundle): Promise<string> {
   const path = secretsPath(cluster);
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
-  const ignore = join(dirname(dir), '.gitignore');
-  if (dir.endsWith('/.imgforge/secrets') && !(await stat(ignore).catch(() => undefined))) {
-    await writeFile(ignore, '# Written by imgforge: cluster secrets never belong in version control.\nsecrets/\n');
-  }
+  if (dir.endsWith('/.imgforge/secrets')) await ignoreSecrets(dirname(dir));
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w', 0o600);
   try {
