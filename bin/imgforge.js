@@ -9,5 +9,9 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(4);
 }
-const { entry } = await import('../src/cli/main.ts');
+// In the repository, the TypeScript sources; in the installed package, the JavaScript built from
+// them (Node does not strip types under node_modules; npm pack builds lib/).
+const { existsSync } = await import('node:fs');
+const main = existsSync(new URL('../src/cli/main.ts', import.meta.url)) ? '../src/cli/main.ts' : '../lib/cli/main.js';
+const { entry } = await import(main);
 await entry(process.argv.slice(2));

@@ -51,7 +51,16 @@ export async function loadConfigFile(file: string): Promise<RawConfig> {
   try {
     mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
   } catch (e) {
-    throw imgforgeError('ConfigSyntax', { path, detail: errorDetail(e) }, { cause: e });
+    const code = (e as { code?: string }).code;
+    // The config imports imgforge where no imgforge package is installed (a folder outside a project).
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') && /['"]imgforge['"]/.test(String((e as Error).message))) {
+      throw imgforgeError('ConfigImportMissing', { path }, { cause: e });
+    }
+    // Only a file Node could not parse gets the hint about TypeScript's erasable syntax.
+    if (e instanceof SyntaxError || code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' || code === 'ERR_INVALID_TYPESCRIPT_SYNTAX') {
+      throw imgforgeError('ConfigSyntax', { path, detail: errorDetail(e) }, { cause: e });
+    }
+    throw imgforgeError('ConfigThrew', { path, detail: errorDetail(e) }, { cause: e });
   }
   if (mod.default === undefined) throw imgforgeError('ConfigNoExport', { path });
   try {

@@ -55,6 +55,12 @@ export const catalogue = {
     hint: () =>
       'TypeScript configs run without a bundler: use erasable syntax only (no enum, namespace or parameter properties) and write imports with their .ts extension.',
   }),
+  ConfigImportMissing: entry<{ path: string }>({
+    category: 'input',
+    title: 'The config imports imgforge, which is not installed beside it',
+    message: (a) => `${a.path} imports "imgforge", but no imgforge package is installed in its folder or above it.`,
+    hint: () => 'Run `npm i -D imgforge` (or `npm i -D <imgforge tarball>`) in the config\'s folder; or export a plain object (`export default { ... }`), which needs no import.',
+  }),
   ConfigDataSyntax: entry<{ path: string; detail: string }>({
     category: 'input',
     title: 'The config file could not be parsed',
@@ -63,7 +69,7 @@ export const catalogue = {
   ConfigThrew: entry<{ path: string; detail: string }>({
     category: 'input',
     title: 'The config file failed while running',
-    message: (a) => `${a.path}: its default export threw: ${a.detail}`,
+    message: (a) => `${a.path} threw while it ran: ${a.detail}`,
     hint: () => 'Run the file with node to see where it fails.',
   }),
   UnknownNode: entry<{ node: string; known: string }>({
