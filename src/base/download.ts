@@ -80,6 +80,15 @@ async function attempt(url: string, part: string, options: DownloadOptions): Pro
   if (total !== null && received !== total) throw new Error(`connection closed after ${received} of ${total} bytes`);
 }
 
+/** The system error code of a failure to reach the host at all (DNS, routing, refused), if that is what it was. */
+function networkCode(e: unknown): string | undefined {
+  for (let x: unknown = e; x && typeof x === 'object'; x = (x as { cause?: unknown }).cause) {
+    const code = (x as { code?: unknown }).code;
+    if (typeof code === 'string' && ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT'].includes(code)) return code;
+  }
+  return undefined;
+}
+
 /**
  * Download url to dest. Bytes accumulate in `${dest}.part`, which survives failures so the next
  * attempt (or the next run) resumes with a Range request; dest appears only once complete.
@@ -100,6 +109,10 @@ export async function download(url: string, dest: string, options: DownloadOptio
       return;
     } catch (e) {
       if (e instanceof Permanent || i >= retries) {
+        const code = networkCode(e);
+        if (code && !(await stat(part).then((s) => s.size > 0, () => false))) {
+          throw imgforgeError('DownloadUnreachable', { url, host: new URL(url).host, code }, { cause: e });
+        }
         throw imgforgeError('DownloadFailed', { url, detail: (e as Error).message }, { cause: e });
       }
       await new Promise((r) => setTimeout(r, delay));

@@ -9,9 +9,12 @@ import { sha256File } from './checksum.ts';
  * rebuild from the same unchanged file does not read gigabytes again; any write to the file
  * changes its ctime and so its key.
  */
+/** Where the hash of this file, as it is now, is remembered. */
+export const localMemo = (path: string, st: Stats, cacheDir: string): string =>
+  join(cacheDir, 'local', createHash('sha256').update(JSON.stringify([path, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs])).digest('hex'));
+
 export async function localHash(path: string, st: Stats, cacheDir: string): Promise<string> {
-  const key = createHash('sha256').update(JSON.stringify([path, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs])).digest('hex');
-  const memo = join(cacheDir, 'local', key);
+  const memo = localMemo(path, st, cacheDir);
   const known = await readFile(memo, 'utf8').catch(() => '');
   if (/^[0-9a-f]{64}$/.test(known)) return known;
   const sha256 = await sha256File(path);

@@ -1,13 +1,14 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { imgforgeError } from '../errors/error.ts';
+import { imgforgeError, isImgforgeError } from '../errors/error.ts';
 import type { BaseChoice } from '../plan/base.ts';
 import type { TemplateSet } from '../render/templates.ts';
 import { bootstrapBase } from './bootstrap.ts';
 import { exists } from './cache.ts';
 import { toRawImage } from './decompress.ts';
 import { fetchBase } from './fetch.ts';
-import { localHash } from './local.ts';
+import { probeBase } from '../image/probe.ts';
+import { localHash, localMemo } from './local.ts';
 
 /** A base ready to read: a sparse raw image in the cache, and what it is. */
 export interface ObtainedBase {
@@ -34,11 +35,21 @@ export async function obtainBase(choice: BaseChoice, opts: ObtainOptions): Promi
       // Verified by the user who named it; its hash still keys the cache and the manifest.
       const path = resolve(choice.path);
       const st = await stat(path).catch(() => undefined);
+      if (st?.isDirectory()) throw imgforgeError('BaseInvalid', { path, detail: 'it is a directory; --base takes an image file (raw, qcow2, .xz, .zst or .gz)' });
       if (!st?.isFile()) throw imgforgeError('BaseInvalid', { path, detail: 'no such file' });
       const sha256 = await localHash(path, st, opts.cacheDir);
       const raw = join(opts.cacheDir, 'raw', `${sha256}.img`);
       await mkdir(dirname(raw), { recursive: true, mode: 0o700 });
       if (!(await exists(raw))) await toRawImage(path, raw);
+      try {
+        probeBase(raw);
+      } catch (e) {
+        // Not an image: said of the user's file, and nothing of it stays in the cache.
+        await rm(raw, { force: true });
+        await rm(localMemo(path, st, opts.cacheDir), { force: true });
+        if (isImgforgeError(e) && e.code === 'BaseInvalid') throw imgforgeError('BaseInvalid', { path, detail: e.message.slice(`${raw}: `.length) }, { cause: e });
+        throw e;
+      }
       return { raw, sha256, verified: false, source: path };
     }
     case 'bootstrap': {

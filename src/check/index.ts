@@ -1,3 +1,4 @@
+import { imgforgeError, type ImgforgeError } from '../errors/error.ts';
 import type { CheckContext, Finding, Severity } from './finding.ts';
 import { etcdRules } from './rules/etcd.ts';
 import { identityRules } from './rules/identity.ts';
@@ -7,8 +8,9 @@ import { secretsRules } from './rules/secrets.ts';
 import { storageRules } from './rules/storage.ts';
 import { versionRules } from './rules/versions.ts';
 import { assemblyRules } from './rules/assembly.ts';
+import { mistakeRules } from './rules/mistakes.ts';
 
-const RULES = [identityRules, etcdRules, networkRules, platformRules, versionRules, storageRules, secretsRules, assemblyRules];
+const RULES = [identityRules, etcdRules, networkRules, platformRules, versionRules, storageRules, secretsRules, assemblyRules, mistakeRules];
 const ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
 export interface CheckReport {
@@ -26,3 +28,9 @@ export function checkCluster(ctx: CheckContext): CheckReport {
 }
 
 export type { Finding, Severity, CheckContext } from './finding.ts';
+
+/** The error a command that needs a clean cluster stops with: the errors as its details, and every finding for --json. */
+export function findingsError(report: CheckReport): ImgforgeError {
+  const errors = report.findings.filter((f) => f.severity === 'error');
+  return imgforgeError('Findings', { errors: report.errors }, { details: errors.map((f) => `${f.id}: ${f.message}`), data: { findings: report.findings } });
+}

@@ -24,7 +24,7 @@ export function formatError(e: ImgforgeError, debug: boolean): string {
 }
 
 export function errorJson(e: ImgforgeError): unknown {
-  return { error: { code: e.code, category: e.category, title: e.title, message: e.message, details: e.details, hint: e.hint ?? null } };
+  return { error: { code: e.code, category: e.category, title: e.title, message: e.message, details: e.details, hint: e.hint ?? null, ...e.data } };
 }
 
 /** An error outside the catalogue is imgforge's own fault; say so and how to report it. */

@@ -185,6 +185,12 @@ export const catalogue = {
     message: (a) => `${a.url}: ${a.detail}`,
     hint: () => 'The partial download is kept and resumed next time; the cache holds only verified files.',
   }),
+  DownloadUnreachable: entry<{ url: string; host: string; code: string }>({
+    category: 'io',
+    title: 'Download failed',
+    message: (a) => `${a.url}: ${a.host} cannot be reached from here (${a.code}); nothing was downloaded.`,
+    hint: () => 'Check the network; or download the image on a machine that can and pass it with --base <file>, or point the download at a mirror (overrides.base.download.url).',
+  }),
   ChecksumMismatch: entry<{ what: string; expected: string; actual: string }>({
     category: 'input',
     title: 'Checksum mismatch',
@@ -202,6 +208,12 @@ export const catalogue = {
     title: 'The base image is not usable',
     message: (a) => `${a.path}: ${a.detail}`,
     hint: () => 'Check that the file is a complete disk image of the board\'s base (see `imgforge profiles`).',
+  }),
+  NotAnImage: entry<{ path: string; detail: string }>({
+    category: 'input',
+    title: 'Not a disk image',
+    message: (a) => `${a.path} is not a disk image: ${a.detail}.`,
+    hint: () => 'imgforge inspect reads the .img files imgforge build writes (raw, sparse).',
   }),
   ImageInvalid: entry<{ path: string; check: string; detail: string }>({
     category: 'assembly',

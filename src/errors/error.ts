@@ -10,6 +10,8 @@ export class ImgforgeError extends Error {
   readonly details: readonly string[];
   /** Lines shown only with --debug, e.g. the full tool command. */
   readonly debugDetails: readonly string[];
+  /** Structured facts for --json output, e.g. the findings that stopped a build. */
+  data: Readonly<Record<string, unknown>> | undefined;
 
   constructor(code: Code, message: string, hint: string | undefined, details: readonly string[], cause?: unknown, debugDetails: readonly string[] = []) {
     super(message, cause === undefined ? undefined : { cause });
@@ -32,12 +34,15 @@ export interface ErrorOptions {
   readonly details?: readonly string[];
   readonly debugDetails?: readonly string[];
   readonly cause?: unknown;
+  readonly data?: Readonly<Record<string, unknown>>;
 }
 
 /** Build a catalogued error; the only way library code creates one. */
 export function imgforgeError<K extends Code>(code: K, args: ArgsOf<K>, options: ErrorOptions = {}): ImgforgeError {
   const e = catalogue[code] as unknown as { message: (a: ArgsOf<K>) => string; hint?: (a: ArgsOf<K>) => string };
-  return new ImgforgeError(code, e.message(args), e.hint?.(args), options.details ?? [], options.cause, options.debugDetails ?? []);
+  const err = new ImgforgeError(code, e.message(args), e.hint?.(args), options.details ?? [], options.cause, options.debugDetails ?? []);
+  err.data = options.data;
+  return err;
 }
 
 export const isImgforgeError = (e: unknown): e is ImgforgeError => e instanceof ImgforgeError;

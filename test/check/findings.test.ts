@@ -319,7 +319,7 @@ describe('network', () => {
   test('cidr-overlap: a MetalLB pool inside the service network (error)', async () => {
     const r = await expectProblems((c) => {
       cluster(c)['addons'] = { metallb: { pools: [{ name: 'svc', addresses: ['10.96.0.0/24'] }] } };
-    }, 1, ['error:cidr-overlap']);
+    }, 1, ['error:cidr-overlap', 'error:metallb-l2-subnet']);
     const f = one(r, 'cidr-overlap');
     assert.equal(f.message, 'MetalLB pool "svc" (10.96.0.0/24) overlaps the service network 10.96.0.0/12.');
     assert.deepEqual(f.paths, ['cluster.addons.metallb.pools[0].addresses[0]', 'cluster.serviceCidr']);
@@ -576,14 +576,14 @@ describe('storage', () => {
 
   test('longhorn-partition: the Longhorn partition is not ext4 (error); ext4 with a mountpoint is fine', async () => {
     const r = await expectProblems((c) => {
-      cluster(c)['addons'] = { longhorn: {} };
+      cluster(c)['addons'] = { longhorn: { replicas: 1 } };
       node(c, 1)['layout'] = { root: { size: '50%' }, reserved: [{ name: 'longhorn', size: 'rest' }] };
     }, 1, ['error:longhorn-partition']);
     const f = one(r, 'longhorn-partition');
     assert.match(f.message, /^cp02: Longhorn stores replicas as files and needs an ext4/);
     assert.deepEqual(f.paths, ['nodes[1].layout']);
     await expectProblems((c) => {
-      cluster(c)['addons'] = { longhorn: {} };
+      cluster(c)['addons'] = { longhorn: { replicas: 1 } };
       node(c, 1)['layout'] = { root: { size: '50%' }, reserved: [{ name: 'longhorn', size: 'rest', format: 'ext4', mountpoint: '/var/lib/longhorn' }] };
     }, 0, []);
   });

@@ -13,6 +13,8 @@ export const failuresTolerated = (members: number): number => (members < 1 ? 0 :
 
 const ADD_MEMBER_HINT =
   'Give a worker `etcd: true` (an etcd member for quorum, no API server) or add a third control plane: three members survive one failure.';
+/** With the external topology only nodes of role "etcd" are members. */
+const ADD_EXTERNAL_HINT = 'Add nodes with role "etcd" until there are three (or five): three members survive one failure.';
 
 export const etcdRules: Rule = ({ cluster }) => {
   const out: Finding[] = [];
@@ -57,9 +59,9 @@ export const etcdRules: Rule = ({ cluster }) => {
   } else if (members.length === 2) {
     out.push({ id: 'etcd-quorum', severity: 'error',
       message: `${summary}: a majority of 2 is 2, so losing either node stops the API server. Two control planes are less available than one.`,
-      hint: ADD_MEMBER_HINT, paths: members.map((m) => nodePath(m)) });
+      hint: topology === 'external' ? ADD_EXTERNAL_HINT : ADD_MEMBER_HINT, paths: members.map((m) => nodePath(m)) });
   } else if (members.length === 1) {
-    out.push({ id: 'etcd-quorum', severity: 'warning', message: `${summary}: the cluster is not highly available.`, hint: ADD_MEMBER_HINT,
+    out.push({ id: 'etcd-quorum', severity: 'warning', message: `${summary}: the cluster is not highly available.`, hint: topology === 'external' ? ADD_EXTERNAL_HINT : ADD_MEMBER_HINT,
       paths: members.map((m) => nodePath(m)) });
   } else if (members.length % 2 === 0) {
     out.push({ id: 'etcd-quorum', severity: 'warning',

@@ -16,9 +16,11 @@ export const platformRules: Rule = ({ cluster }) => {
   for (const n of cluster.nodes) {
     const media = n.profile.disk.media;
     const heavy = n.config.role === 'control-plane' ? 'control plane' : etcd.has(n) ? 'etcd member' : undefined;
-    if (heavy && (media === 'usb' || media === 'sd')) {
+    if (heavy && (media === 'usb' || media === 'sd' || media === 'hdd')) {
+      const what = media === 'hdd' ? 'a spinning disk: etcd fsyncs its WAL on every write, and a disk\'s seek times cause leader elections'
+        : `${media === 'usb' ? 'USB' : 'SD'} storage: etcd fsyncs its WAL on every write, and slow or worn flash causes leader elections and wears out fast`;
       out.push({ id: 'etcd-on-slow-media', severity: 'warning',
-        message: `${n.config.hostname} is ${heavy === 'etcd member' ? 'an' : 'a'} ${heavy} on ${media === 'usb' ? 'USB' : 'SD'} storage: etcd fsyncs its WAL on every write, and slow or worn flash causes leader elections and wears out fast.`,
+        message: `${n.config.hostname} is ${heavy === 'etcd member' ? 'an' : 'a'} ${heavy} on ${what}.`,
         hint: 'Put control planes and etcd members on SSD, NVMe or eMMC.', paths: [nodePath(n, 'disk.media'), nodePath(n, 'board')] });
     }
   }

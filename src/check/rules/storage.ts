@@ -24,7 +24,7 @@ export const storageRules: Rule = ({ cluster }) => {
     }
     const usable = withPartition.length - wrong.length;
     if (withPartition.length > 0 && usable < rookCeph.replicas) {
-      out.push({ id: 'rook-replicas', severity: 'error', message: `Rook-Ceph keeps ${rookCeph.replicas} replicas on different hosts, but only ${count(usable, 'node')} ${usable === 1 ? 'reserves' : 'reserve'} a raw OSD partition.`,
+      out.push({ id: 'rook-replicas', severity: 'error', message: `Rook-Ceph keeps ${rookCeph.replicas} replicas on different hosts, ${usable === 0 ? 'but no node reserves' : `but only ${count(usable, 'node')} ${usable === 1 ? 'reserves' : 'reserve'}`} a raw OSD partition.`,
         paths: ['cluster.addons.rookCeph.replicas'] });
     }
     if (cluster.nodes.length < 3) {

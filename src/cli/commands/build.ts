@@ -1,3 +1,4 @@
+import { findingsError } from '../../check/index.ts';
 import { imgforgeError } from '../../errors/error.ts';
 import { defaultCacheDir } from '../../base/cache.ts';
 import { buildAll } from '../../execute/build-all.ts';
@@ -20,7 +21,7 @@ export async function buildCommand(targets: string[], opts: GlobalOptions & Buil
   const diskSize = opts.diskSize === undefined ? undefined : parseBytes(opts.diskSize);
   if (opts.diskSize !== undefined && diskSize === undefined) throw imgforgeError('BadFlag', { detail: `--disk-size takes a size such as 1TB or 64GiB, not "${opts.diskSize}"` });
   const { cluster, report } = await loadAndCheck(opts);
-  if (!report.ok && !opts.force) throw imgforgeError('Findings', { errors: report.errors });
+  if (!report.ok && !opts.force) throw findingsError(report);
   const artifacts = await buildAll(cluster, targets, {
     out: opts.out, cacheDir: opts.cacheDir ?? defaultCacheDir(), base: opts.base, allowUnverified: opts.allowUnverified,
     compress: opts.compress, epoch: sourceDateEpoch(), version: VERSION, diskBytes: diskSize ?? null, inputs: await planInputs(),

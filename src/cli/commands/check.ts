@@ -1,3 +1,4 @@
+import { count } from '../../check/finding.ts';
 import { formatFinding, json, type Io } from '../output.ts';
 import { loadAndCheck, type GlobalOptions } from '../context.ts';
 
@@ -8,7 +9,7 @@ export async function checkCommand(opts: GlobalOptions, io: Io): Promise<number>
     io.out(json({ config: cluster.path, ...report }));
   } else {
     for (const f of report.findings) io.out(`${formatFinding(f)}\n`);
-    io.out(`${report.ok ? 'ok' : 'failed'}: ${cluster.config.nodes.length} nodes, ${report.errors} errors, ${report.warnings} warnings\n`);
+    io.out(`${report.ok ? 'ok' : 'failed'}: ${count(cluster.config.nodes.length, 'node')}, ${count(report.errors, 'error')}, ${count(report.warnings, 'warning')}\n`);
   }
   return report.ok ? 0 : 1;
 }

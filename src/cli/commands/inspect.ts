@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { imgforgeError } from '../../errors/error.ts';
+import { imgforgeError, isImgforgeError } from '../../errors/error.ts';
 import { probeBase } from '../../image/probe.ts';
 import { parseBmap } from '../../image/bmap.ts';
 import { digestImage } from '../../execute/image/digest.ts';
@@ -19,7 +19,14 @@ const SEED_FILES = ['user-data', 'meta-data', 'network-config', 'vendor-data'];
 /** imgforge inspect <image>: its partitions, its seed, its manifest, and whether it verifies. */
 export async function inspectCommand(image: string, opts: GlobalOptions, io: Io): Promise<number> {
   if (!(await stat(image).then((s) => s.isFile(), () => false))) throw imgforgeError('ReadFailed', { path: image, detail: 'no such file' });
-  const layout = probeBase(image);
+  let layout;
+  try {
+    layout = probeBase(image);
+  } catch (e) {
+    // About the file given, not a board's base.
+    if (isImgforgeError(e) && e.code === 'BaseInvalid') throw imgforgeError('NotAnImage', { path: image, detail: e.message.slice(`${image}: `.length) }, { cause: e });
+    throw e;
+  }
   const problems: string[] = [];
   const cidata = layout.partitions.find((p) => p.fs === 'vfat' && p.label.toUpperCase() === 'CIDATA');
   const seed: { name: string; bytes: number; sha256: string }[] = [];

@@ -1,3 +1,4 @@
+import { findingsError } from '../../check/index.ts';
 import { findBase } from '../../base/find.ts';
 import { defaultCacheDir } from '../../base/cache.ts';
 import { imgforgeError } from '../../errors/error.ts';
@@ -27,7 +28,7 @@ export async function planCommand(targets: string[], opts: GlobalOptions & PlanF
   const diskBytes = opts.diskSize === undefined ? null : parseBytes(opts.diskSize);
   if (diskBytes === undefined) throw imgforgeError('BadFlag', { detail: `--disk-size takes a size such as 1TB or 64GiB, not "${opts.diskSize}"` });
   const { cluster, report } = await loadAndCheck(opts);
-  if (!report.ok && !opts.force) throw imgforgeError('Findings', { errors: report.errors });
+  if (!report.ok && !opts.force) throw findingsError(report);
   const inputs = await planInputs();
   const bases = new Map<string, BaseFacts>();
   for (const node of selectNodes(cluster, targets)) {

@@ -1,3 +1,4 @@
+import { findingsError } from '../../check/index.ts';
 import { imgforgeError } from '../../errors/error.ts';
 import { writeDirAtomic } from '../../execute/write-dir.ts';
 import { expiredTokens, secretsFor } from '../../secrets/ensure.ts';
@@ -11,7 +12,7 @@ export async function renderCommand(node: string, opts: GlobalOptions & { out: s
   if (!cluster.nodes.some((n) => n.config.hostname === node)) {
     throw imgforgeError('UnknownNode', { node, known: cluster.nodes.map((n) => n.config.hostname).join(', ') });
   }
-  if (!report.ok && !opts.force) throw imgforgeError('Findings', { errors: report.errors });
+  if (!report.ok && !opts.force) throw findingsError(report);
   const secrets = await secretsFor(cluster, { create: true, say: opts.json ? undefined : io.err });
   const target = cluster.nodes.filter((n) => n.config.hostname === node);
   if (secrets) for (const w of expiredTokens(secrets, target, Date.now())) io.err(`warning: ${w}\n`);
