@@ -53,6 +53,12 @@ export interface Plan {
   readonly cluster: string;
   readonly kubernetesVersion: string;
   readonly targets: readonly string[];
+  /**
+   * The add-ons the config names and whether the nodes install them: the Gateway API CRDs are
+   * applied by the leader; the others are checked (and their kernel modules loaded) but installed
+   * by hand for now.
+   */
+  readonly addons: readonly { readonly name: string; readonly installedByNodes: boolean }[];
   readonly nodes: readonly NodePlan[];
 }
 
@@ -164,7 +170,12 @@ export async function planCluster(cluster: Cluster, targets: readonly string[], 
     });
   }
   return {
-    plan: { imgforge: inputs.version, cluster: cluster.config.cluster.name, kubernetesVersion: cluster.config.cluster.kubernetesVersion, targets: [...targets], nodes },
+    plan: {
+      imgforge: inputs.version, cluster: cluster.config.cluster.name, kubernetesVersion: cluster.config.cluster.kubernetesVersion, targets: [...targets],
+      addons: Object.entries(cluster.config.cluster.addons).filter(([, v]) => v !== undefined)
+        .map(([name]) => ({ name, installedByNodes: name === 'gatewayApi' && cluster.config.cluster.selfAssembly })),
+      nodes,
+    },
     seeds, bundles, secrets: packs, images,
   };
 }

@@ -90,3 +90,11 @@ test('a node booted alone (imgforge test) is told imgforge.assembly=off and pass
   rig.stage('prepare');
   assert.doesNotMatch(rig.events().at(-1)!.msg ?? '', /passed over/);
 });
+
+test('plan says which add-ons the nodes install (the Gateway API CRDs) and which are checked but installed by hand', async () => {
+  const { cli } = await import('../helpers.ts');
+  const r = await cli(['--config', join(ROOT, 'images.config.ts'), 'plan', 'cp01', '--json']);
+  assert.deepEqual(JSON.parse(r.stdout).addons, [{ name: 'gatewayApi', installedByNodes: true }, { name: 'rookCeph', installedByNodes: false }]);
+  const text = await cli(['--config', join(ROOT, 'images.config.ts'), 'plan', 'cp01']);
+  assert.match(text.stdout, /^add-ons checked but not installed by the nodes yet \(install them once the cluster is up\): rookCeph$/m);
+});

@@ -44,6 +44,8 @@ export async function planCommand(targets: string[], opts: GlobalOptions & PlanF
     return 0;
   }
   io.out(`cluster ${plan.cluster}, Kubernetes ${plan.kubernetesVersion}, imgforge ${plan.imgforge} (stage! can destroy data: --json tells what keeps it safe)\n`);
+  const byHand = plan.addons.filter((a) => !a.installedByNodes).map((a) => a.name);
+  if (byHand.length > 0) io.out(`add-ons checked but not installed by the nodes yet (install them once the cluster is up): ${byHand.join(', ')}\n`);
   for (const n of plan.nodes) {
     const layout = n.layout.partitions.map((p) => `${p.name} ${p.bytes !== null ? formatBytes(p.bytes) : p.size}${p.format === 'raw' && p.role === 'reserved' ? ' raw' : ''}`).join(', ');
     io.out(`${n.hostname.padEnd(12)} ${n.role}${n.etcdMember && n.role === 'worker' ? '+etcd' : ''} on ${n.board} (${n.arch}) -> ${n.disk.device} [${layout}] seed ${n.seed.instanceId}\n`);
