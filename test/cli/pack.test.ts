@@ -5,12 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 
-const run = (cmd: string, args: string[], cwd: string): SpawnSyncReturns<string> =>
-  spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false' } });
+const run = (cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): SpawnSyncReturns<string> =>
+  spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false', ...env } });
 
 test('npm pack gives a package that installs and runs in a folder of its own, with JavaScript, declarations and the data it reads', { timeout: 300_000 }, () => {
   const copy = tempDir('imgforge-pack-src-');
@@ -43,6 +43,17 @@ test('npm pack gives a package that installs and runs in a folder of its own, wi
   const plan = run(process.execPath, [bin, 'plan', 'cp01', '--json'], user);
   assert.equal(plan.status, 0, plan.stderr);
   assert.equal(JSON.parse(plan.stdout).nodes[0].hostname, 'cp01');
+  const render = run(process.execPath, [bin, 'render', 'worker02', '--out', join(user, 'seed')], user);
+  assert.equal(render.status, 0, render.stderr);
+  assert.ok(existsSync(join(user, 'seed/user-data')) && existsSync(join(user, 'seed/imgforge-bundle.tar')));
+  // A starter config made there checks too (its import resolves to the installed package).
+  const home = tempDir('imgforge-home-');
+  mkdirSync(join(home, '.ssh'));
+  writeFileSync(join(home, '.ssh/id_ed25519.pub'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPackTestKeyPackTestKeyPackTestKeyPackTestK0 me@laptop\n');
+  const init = run(process.execPath, [bin, '--config', 'starter.config.ts', 'init', 'x86', 'x86', 'x86'], user, { HOME: home });
+  assert.equal(init.status, 0, init.stderr);
+  const starter = run(process.execPath, [bin, '--config', 'starter.config.ts', 'check'], user);
+  assert.equal(starter.status, 0, starter.stderr + starter.stdout);
   // The config's types come from the package's declarations: a typo is a type error.
   writeFileSync(join(user, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2024', strict: true, noEmit: true, types: [] }, files: ['images.config.ts'] }));
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
