@@ -20,6 +20,11 @@ const CompatibilitySchema = z.object({
     cilium: z.array(z.object({ minor: z.string(), kubernetes: Range, source: z.string(), confidence: Confidence })),
     calico: z.array(z.object({ minor: z.string(), kubernetes: Range, source: z.string(), confidence: Confidence })),
   }),
+  kernels: z.object({
+    cilium: z.array(z.object({ minor: z.string(), minKernel: z.string(), source: z.string(), confidence: Confidence })),
+    kubeletRefusesCgroupV1From: z.string(),
+    kubeletSource: z.string(),
+  }),
 });
 
 export type Compatibility = z.output<typeof CompatibilitySchema>;

@@ -9,8 +9,9 @@ import { storageRules } from './rules/storage.ts';
 import { versionRules } from './rules/versions.ts';
 import { assemblyRules } from './rules/assembly.ts';
 import { mistakeRules } from './rules/mistakes.ts';
+import { baseRules } from './rules/base.ts';
 
-const RULES = [identityRules, etcdRules, networkRules, platformRules, versionRules, storageRules, secretsRules, assemblyRules, mistakeRules];
+const RULES = [identityRules, etcdRules, networkRules, platformRules, versionRules, storageRules, secretsRules, assemblyRules, mistakeRules, baseRules];
 const ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
 export interface CheckReport {

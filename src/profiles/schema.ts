@@ -48,7 +48,23 @@ const Bootstrap = z.strictObject({
   rootSize: Bytes.optional(),
 });
 
+/** What a base runs, which decides the Kubernetes and CNI releases it can carry (imgforge profiles shows it). */
+const Facts = z.strictObject({
+  /** The kernel's MAJOR.MINOR, e.g. "6.8". */
+  kernel: z.string().regex(/^\d+\.\d+$/, 'must be MAJOR.MINOR, e.g. 6.8'),
+  /** The cgroup layout systemd mounts: "v2" (unified) or "v1" (legacy or hybrid, which the kubelet treats as v1). */
+  cgroup: z.enum(['v1', 'v2']),
+  /** cloud-init in the base: "enabled", "disabled" (installed but switched off; imgforge's quirks switch it on), or "absent". */
+  cloudInit: z.enum(['enabled', 'disabled', 'absent']),
+  /** What starts the base on the board, e.g. "GRUB from the image (UEFI or BIOS)". */
+  bootedBy: z.string().min(1),
+  /** Where these facts come from. */
+  source: z.string().min(1),
+});
+
 export const Base = z.strictObject({
+  /** What the base runs: kernel, cgroup layout, cloud-init, boot chain, with their source. */
+  facts: Facts,
   /** Download a published image; null in a profile that extends one with a download but bootstraps instead. */
   download: Download.nullable().optional(),
   /** Build the base from packages instead (mmdebstrap; root, or user namespaces for unshare mode). */
@@ -167,6 +183,8 @@ export const ProfilePatch = z.strictObject({
   base: Base.partial().extend({
     /** Fields of the profile's download to change, e.g. only sha256 to pin the image's hash; null to bootstrap instead. */
     download: Download.partial().nullable().optional(),
+    /** Facts to change when the base is another image (its kernel, cgroup layout, cloud-init, boot chain). */
+    facts: Facts.partial().optional(),
   }).optional(),
   /** Boot chain fields. */
   boot: Boot.partial().optional(),

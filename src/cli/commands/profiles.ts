@@ -13,6 +13,7 @@ export async function profilesCommand(opts: GlobalOptions, io: Io): Promise<numb
     arch: p.arch,
     base: p.base.download?.url ?? `bootstrap ${p.base.bootstrap?.suite}`,
     baseOs: `${p.base.os.id} ${p.base.os.version}`,
+    facts: p.base.facts,
     checksum: p.base.download?.sha256 ? 'pinned sha256' : p.base.download?.sha256sums ? `SHA256SUMS ${p.base.download.sha256sums}` : `none published: ${p.base.download?.unverifiedReason ?? 'built locally'}`,
     firmware: p.boot.firmware,
     console: p.boot.console,
@@ -26,6 +27,7 @@ export async function profilesCommand(opts: GlobalOptions, io: Io): Promise<numb
   }
   for (const r of rows) {
     io.out(`${r.name} (${r.arch}): ${r.title}\n  base: ${r.baseOs}, ${r.base}\n  checksum: ${r.checksum}\n`);
+    io.out(`  runs: kernel ${r.facts.kernel}, cgroup ${r.facts.cgroup}, cloud-init ${r.facts.cloudInit}; booted by ${r.facts.bootedBy}\n`);
     io.out(`  boot: ${r.firmware.join('+')}, console ${r.console}; disk ${r.disk.device} (${r.disk.media})\n`);
     io.out(`  layout: root ${r.layout.root}${r.layout.reserved.map((x) => `, ${x}`).join('')}\n`);
     for (const note of r.bootNotes) io.out(`  - ${note}\n`);

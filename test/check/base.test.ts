@@ -1,0 +1,37 @@
+// A node's base against the Kubernetes and CNI releases: the facts each profile states about its
+// base (kernel, cgroup layout) judged by data/compatibility.yaml.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cli } from '../helpers.ts';
+import { obj, worker, type Obj } from '../fixtures/lab-config.ts';
+import { findings } from './check-helper.ts';
+
+const odroid = (extra: Obj = {}) => (c: Obj) => { (c['nodes'] as Obj[]).push(worker(1, { board: 'odroid-m1', ...extra })); };
+
+test('an ODROID-M1 on Hardkernel\'s 20.04 base with Kubernetes 1.35 and Cilium 1.19: both facts warned about, naming the node and the source', async () => {
+  const r = await findings(odroid());
+  assert.deepEqual(r.findings.map((f) => f.id), ['base-cgroup-v1', 'base-kernel-cni']);
+  assert.equal(r.findings[0]!.message, 'w01\'s base (ubuntu 20.04, kernel 4.19, cgroup v1) mounts cgroup v1: the kubelet of Kubernetes 1.35 refuses to start on it (failCgroupV1, KEP-5573).');
+  assert.match(r.findings[0]!.hint!, /KEP-5573/);
+  assert.equal(r.findings[1]!.message, 'w01\'s base (ubuntu 20.04, kernel 4.19, cgroup v1): Cilium 1.19 needs kernel 5.10 or later; its agent will not run there.');
+  assert.deepEqual(r.findings[1]!.paths, ['nodes[3].board', 'cluster.cni.version']);
+});
+
+test('Kubernetes 1.32 with Cilium 1.17: no cgroup warning, the kernel still below 5.4; a base with a newer kernel and cgroup v2 passes', async () => {
+  const older = await findings((c) => { odroid()(c); obj(c['cluster'])['kubernetesVersion'] = '1.32.9'; obj(obj(c['cluster'])['cni'])['version'] = '1.17.4'; });
+  const base = older.findings.filter((f) => f.id.startsWith('base-'));
+  assert.deepEqual(base.map((f) => f.id), ['base-kernel-cni']);
+  assert.match(base[0]!.message, /Cilium 1\.17 needs kernel 5\.4 or later/);
+  const newer = await findings(odroid({ overrides: { base: { facts: { kernel: '6.12', cgroup: 'v2' } } } }));
+  assert.deepEqual(newer, { code: 0, findings: [] });
+});
+
+test('imgforge profiles shows each base\'s facts', async () => {
+  const r = await cli(['profiles', '--json']);
+  const rows = JSON.parse(r.stdout) as { name: string; facts: { kernel: string; cgroup: string; cloudInit: string; bootedBy: string; source: string } }[];
+  assert.deepEqual(rows.map((x) => [x.name, x.facts.kernel, x.facts.cgroup, x.facts.cloudInit]),
+    [['odroid-m1', '4.19', 'v1', 'disabled'], ['odroid-m2', '5.10', 'v1', 'disabled'], ['thin-client', '6.8', 'v2', 'enabled'], ['x86', '6.8', 'v2', 'enabled'], ['x86-debian', '6.1', 'v2', 'enabled']]);
+  assert.ok(rows.every((x) => x.facts.source.length > 20 && x.facts.bootedBy.length > 5));
+  const text = await cli(['profiles']);
+  assert.match(text.stdout, /\n {2}runs: kernel 4\.19, cgroup v1, cloud-init disabled; booted by Hardkernel U-Boot 2017\.09/);
+});
