@@ -1,4 +1,5 @@
-// External etcd on three dedicated nodes, two control planes and CRI-O (users' post 004).
+// External etcd on three dedicated nodes and two control planes (users' post 004, which runs CRI-O;
+// the nodes install containerd when they assemble the cluster themselves).
 // The control planes hold no etcd data, so two of them are enough for the API; etcd's three
 // members keep quorum through one failure.
 import { defineConfig } from 'imgforge';
@@ -11,7 +12,7 @@ export default defineConfig({
     serviceCidr: '10.96.0.0/12',
     controlPlaneEndpoint: { vip: '172.16.5.10', port: 6443, dnsName: 'api.prod-lab.internal', provider: 'keepalived' },
     cni: { plugin: 'cilium', version: '1.19.3' },
-    runtime: { name: 'cri-o', version: '1.35' },
+    runtime: { name: 'containerd', version: '2.2' },
     etcd: { topology: 'external' },
   },
   network: { gateway: '172.16.5.1', dns: ['172.16.5.1'], searchDomains: ['prod-lab.internal'] },

@@ -73,7 +73,8 @@ export function assemblyOf(cluster: Cluster, n: ResolvedNode, sources: PackageSo
   return {
     leader: leader.config.hostname,
     part,
-    after: part === 'control-plane' && before && before !== leader ? { hostname: before.config.hostname, address: addressOf(before) } : null,
+    // Stacked etcd only: one learner at a time. External etcd members are not the control planes'.
+    after: part === 'control-plane' && c.etcd.topology === 'stacked' && before && before !== leader ? { hostname: before.config.hostname, address: addressOf(before) } : null,
     nodes: cluster.nodes.filter((x) => x.config.role !== 'etcd').map((x) => x.config.hostname),
     etcdEndpoints: etcdMembers(cluster).flatMap((m) => (addressOf(m) ? [`https://${addressOf(m)}:2379`] : [])),
     apiServerPort: API_SERVER_PORT,

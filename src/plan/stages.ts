@@ -215,7 +215,8 @@ function appendAssembly(seq: Sequence, a: NonNullable<NodeDoc['assembly']>, work
       description: 'adds this worker\'s etcd member as a learner, starts it as a static pod with the certificates imgforge issued, and promotes it to a voter',
       requires: ['kubeadm-join'], after: [],
       done: 'etcd lists this node as a started voting member and its endpoint is healthy',
-      timeoutSeconds: min(30),
+      // A wait for the other members (55 minutes at most), then the start and the promotion.
+      timeoutSeconds: min(120),
       retry: { attempts: 3, delaySeconds: 20, maxDelaySeconds: 60 },
       destructive: false,
     });

@@ -35,9 +35,22 @@ test('cni-version-required: Calico without a version is refused; with one it pas
   assert.deepEqual(good, { code: 0, findings: [] });
 });
 
-test('kube-vip-port: kube-vip on a port other than the API server\'s is refused; on 6443 it passes', async () => {
+test('vip-port: kube-vip or keepalived alone on a port other than the API server\'s is refused; on 6443, or keepalived+haproxy on 8443, passes', async () => {
   const bad = await findings((c) => { obj(c['cluster'])['controlPlaneEndpoint'] = { vip: '192.168.1.10', port: 8443, provider: 'kube-vip' }; });
-  assert.deepEqual(bad.findings.map((f) => f.id), ['kube-vip-port']);
-  const good = await findings((c) => { obj(c['cluster'])['controlPlaneEndpoint'] = { vip: '192.168.1.10', port: 6443, provider: 'kube-vip' }; });
-  assert.deepEqual(good, { code: 0, findings: [] });
+  assert.deepEqual(bad.findings.map((f) => f.id), ['vip-port']);
+  assert.match(bad.findings[0]!.message, /^kube-vip holds the VIP for the API servers' own port, 6443; nothing answers on 8443 there\.$/);
+  const keepalived = await findings((c) => { obj(c['cluster'])['controlPlaneEndpoint'] = { vip: '192.168.1.10', port: 8443, provider: 'keepalived' }; });
+  assert.deepEqual(keepalived.findings.map((f) => f.id), ['vip-port']);
+  for (const ep of [{ port: 6443, provider: 'kube-vip' }, { port: 8443, provider: 'keepalived+haproxy' }]) {
+    const good = await findings((c) => { obj(c['cluster'])['controlPlaneEndpoint'] = { vip: '192.168.1.10', ...ep }; });
+    assert.deepEqual(good, { code: 0, findings: [] });
+  }
+});
+
+test('runtime-unsupported: CRI-O with self-assembly is refused; containerd, or CRI-O without self-assembly, passes', async () => {
+  const bad = await findings((c) => { obj(c['cluster'])['runtime'] = { name: 'cri-o', version: '1.35' }; });
+  assert.deepEqual(bad.findings.map((f) => f.id), ['runtime-unsupported']);
+  assert.deepEqual(bad.findings[0]!.paths, ['cluster.runtime.name']);
+  const off = await findings((c) => { obj(c['cluster'])['runtime'] = { name: 'cri-o', version: '1.35' }; obj(c['cluster'])['selfAssembly'] = false; });
+  assert.deepEqual(off, { code: 0, findings: [] });
 });

@@ -245,18 +245,19 @@ describe('network', () => {
     assert.deepEqual(f.paths, ['network.gateway']);
   });
 
-  test('gateway-missing does not fire when every node is on DHCP (control-plane-dhcp warns instead)', async () => {
+  test('gateway-missing does not fire when every node is on DHCP (control-plane-dhcp instead: an error when the nodes assemble)', async () => {
     const r = await expectProblems((c) => {
       delete obj(c['network'])['gateway'];
       for (const n of nodes(c)) n['address'] = 'dhcp';
-    }, 0, ['warning:control-plane-dhcp', 'warning:control-plane-dhcp', 'warning:control-plane-dhcp']);
+    }, 1, ['error:control-plane-dhcp', 'error:control-plane-dhcp', 'error:control-plane-dhcp']);
     assert.deepEqual(findings(r, 'control-plane-dhcp', 3).map((f) => f.paths), [['nodes[0].address'], ['nodes[1].address'], ['nodes[2].address']]);
   });
 
-  test('control-plane-dhcp: a control plane on DHCP (warning)', async () => {
-    const r = await expectProblems((c) => { node(c, 2)['address'] = 'dhcp'; }, 0, ['warning:control-plane-dhcp']);
+  test('control-plane-dhcp: a control plane on DHCP (error when the nodes assemble, else a warning)', async () => {
+    const r = await expectProblems((c) => { node(c, 2)['address'] = 'dhcp'; }, 1, ['error:control-plane-dhcp']);
     const f = one(r, 'control-plane-dhcp');
-    assert.match(f.message, /^cp03 is a control plane on DHCP/);
+    assert.match(f.message, /^cp03 is a control plane on DHCP.*; the control planes joining after it find it by its address\.$/);
+    await expectProblems((c) => { node(c, 2)['address'] = 'dhcp'; cluster(c)['selfAssembly'] = false; }, 0, ['warning:control-plane-dhcp']);
     assert.equal(f.hint, 'Give control planes static addresses.');
     assert.deepEqual(f.paths, ['nodes[2].address']);
   });
@@ -444,12 +445,13 @@ describe('versions', () => {
   });
 
   test('runtime-version: CRI-O minor must match the Kubernetes minor (error); matching is fine', async () => {
-    const r = await expectProblems((c) => { cluster(c)['runtime'] = { name: 'cri-o', version: '1.34.2' }; }, 1, ['error:runtime-version']);
+    // Without self-assembly: the nodes install containerd when they assemble (runtime-unsupported).
+    const r = await expectProblems((c) => { cluster(c)['runtime'] = { name: 'cri-o', version: '1.34.2' }; cluster(c)['selfAssembly'] = false; }, 1, ['error:runtime-version']);
     const f = one(r, 'runtime-version');
     assert.equal(f.message, 'CRI-O 1.34 is for Kubernetes 1.34, not 1.35: CRI-O minors follow Kubernetes minors.');
     assert.match(f.hint!, /^Use CRI-O 1\.35\./);
     assert.deepEqual(f.paths, ['cluster.runtime.version', 'cluster.kubernetesVersion']);
-    await expectProblems((c) => { cluster(c)['runtime'] = { name: 'cri-o', version: '1.35' }; }, 0, []);
+    await expectProblems((c) => { cluster(c)['runtime'] = { name: 'cri-o', version: '1.35' }; cluster(c)['selfAssembly'] = false; }, 0, []);
   });
 
   test('cni-version: Cilium 1.18 does not support Kubernetes 1.35 (confirmed data: error)', async () => {

@@ -25,7 +25,7 @@ test('the leader after init: its stages with their outcome and time, the API, th
   assert.equal(s.lastError, null);
   const t = cp01.run(['python3', STATUS], c.env('cp01'));
   assert.match(t.stdout, /^cp01: the leader of homelab \(Kubernetes 1\.35\.3\)\n/);
-  assert.match(t.stdout, /\n {2}kubeadm-init +ok +[0-9.]+ s {2}the cluster is initialised and its API answers\n/);
+  assert.match(t.stdout, /\n {2}kubeadm-init +ok +[0-9.]+ s {2}the cluster was initialised here\n/);
   assert.match(t.stdout, /\n {2}API at k8s\.home\.arpa:6443: answers \/readyz\n {2}nodes: 1 joined, 1 ready; not yet joined: cp02 worker01 worker02 worker03 worker04\n {2}etcd: 1 members, 1 voters\nlast error: none\n$/);
 });
 

@@ -2,12 +2,17 @@ import type { Finding, Rule } from '../finding.ts';
 
 /**
  * What self-assembly cannot do with this config: a download with no pinned digest, a chart at no
- * fixed version, a VIP nothing answers on. Only when the nodes assemble (cluster.selfAssembly).
+ * fixed version, a VIP port nothing answers on. Only when the nodes assemble (cluster.selfAssembly).
  */
 export const assemblyRules: Rule = ({ cluster, packages }) => {
   const c = cluster.config.cluster;
   if (!c.selfAssembly) return [];
   const out: Finding[] = [];
+  if (c.runtime.name === 'cri-o') {
+    out.push({ id: 'runtime-unsupported', severity: 'error',
+      message: 'The nodes install containerd when they assemble the cluster; they do not install CRI-O yet.',
+      hint: 'Set cluster.runtime.name to "containerd", or cluster.selfAssembly: false to install CRI-O yourself.', paths: ['cluster.runtime.name'] });
+  }
   const g = c.addons.gatewayApi;
   if (g && !packages.gatewayApi.sha256[g.channel][g.version]) {
     const known = Object.keys(packages.gatewayApi.sha256[g.channel]).join(', ');
@@ -20,10 +25,10 @@ export const assemblyRules: Rule = ({ cluster, packages }) => {
       message: 'Calico has no version: Helm would install whatever Tigera\'s chart repository holds newest on the day each image first boots.',
       hint: 'Set cluster.cni.version, e.g. "3.32.1".', paths: ['cluster.cni.version'] });
   }
-  // kube-vip in ARP mode moves the address only: clients reach the API server itself, on 6443.
-  if (c.controlPlaneEndpoint.provider === 'kube-vip' && c.controlPlaneEndpoint.port !== 6443) {
-    out.push({ id: 'kube-vip-port', severity: 'error',
-      message: `kube-vip holds the VIP for the API servers' own port, 6443; nothing answers on ${c.controlPlaneEndpoint.port} there.`,
+  // keepalived alone and kube-vip in ARP mode move the address only: clients reach the API server itself, on 6443.
+  if (c.controlPlaneEndpoint.provider !== 'keepalived+haproxy' && c.controlPlaneEndpoint.port !== 6443) {
+    out.push({ id: 'vip-port', severity: 'error',
+      message: `${c.controlPlaneEndpoint.provider} holds the VIP for the API servers' own port, 6443; nothing answers on ${c.controlPlaneEndpoint.port} there.`,
       hint: 'Set cluster.controlPlaneEndpoint.port to 6443, or use provider "keepalived+haproxy" to balance on another port.',
       paths: ['cluster.controlPlaneEndpoint.port'] });
   }

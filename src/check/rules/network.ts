@@ -48,8 +48,9 @@ export const networkRules: Rule = ({ cluster }) => {
   }
   for (const n of cluster.nodes) {
     if (n.config.role === 'control-plane' && n.config.address === 'dhcp') {
-      out.push({ id: 'control-plane-dhcp', severity: 'warning',
-        message: `${n.config.hostname} is a control plane on DHCP: its etcd peer URL and API server address are written into certificates and manifests, and break when the lease changes.`,
+      // Self-assembly also finds the control plane before it by its address (serial joins).
+      out.push({ id: 'control-plane-dhcp', severity: cluster.config.cluster.selfAssembly ? 'error' : 'warning',
+        message: `${n.config.hostname} is a control plane on DHCP: its etcd peer URL and API server address are written into certificates and manifests, and break when the lease changes${cluster.config.cluster.selfAssembly ? '; the control planes joining after it find it by its address' : ''}.`,
         hint: 'Give control planes static addresses.', paths: [nodePath(n, 'address')] });
     }
     if (n.config.role === 'control-plane' && !n.config.mac && network.match === 'mac') {

@@ -11,7 +11,8 @@ ETCD_PKI=$KDIR/pki/etcd
 KUBE_VIP=$KDIR/manifests/kube-vip.yaml
 ENDPOINT=$IMGFORGE_CLUSTER_ENDPOINT_HOST:$IMGFORGE_CLUSTER_ENDPOINT_PORT
 # How long a node waits for another: the leader may be powered on last.
-WAIT_OTHERS=${IMGFORGE_WAIT_OTHERS:-6600}
+# Each wait for other machines; a stage that waits twice still ends within its 2-hour timeout.
+WAIT_OTHERS=${IMGFORGE_WAIT_OTHERS:-3300}
 
 # Certificates are checked against the clock and an SBC has no RTC: wait for the first NTP sync
 # (systemd-timesyncd marks it, systemd-timesyncd.service(8)), at most 3 minutes; a LAN without an

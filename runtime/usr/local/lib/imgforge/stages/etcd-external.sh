@@ -57,12 +57,16 @@ stage_apply() {
     if [ -n "$URL" ]; then
       install_release
     else
-      apt-get install -y -q etcd-server etcd-client || die "apt-get install etcd-server failed"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -q -o DPkg::Lock::Timeout=600 || die "apt-get update failed"
+      apt-get install -y -q -o DPkg::Lock::Timeout=600 etcd-server etcd-client || die "apt-get install etcd-server failed"
     fi
   fi
   mkdir -p "$ROOT/var/lib/etcd" && chmod 0700 "$ROOT/var/lib/etcd"
   systemctl daemon-reload
-  systemctl enable --now --no-reload --quiet etcd
+  # Not waited for: etcd is ready only with a majority of the members, the wait below has the deadline.
+  systemctl enable --no-reload --quiet etcd
+  systemctl start --no-block etcd
   note "waiting for a majority of the etcd members"
   wait_for "$WAIT_OTHERS" "a majority of the etcd members" local_etcd endpoint health || die "$(last_reason "etcd has no quorum")"
 }

@@ -14,11 +14,12 @@ IP=${IMGFORGE_NODE_ADDRESS%/*}
 PEER=https://$IP:2380
 MANIFEST=$KDIR/manifests/etcd.yaml
 CLUSTER_FILE=$STATE_DIR/etcd-initial-cluster
-# Every other member with a static address: whichever answers.
+# Every other member with a static address: etcdctl uses whichever answers.
 OTHERS=$(printf '%s\n' "$IMGFORGE_ASSEMBLY_ETCD_ENDPOINTS" | grep -vF "https://$IP:" | paste -sd, -)
 
 ectl() { etcd_at "$OTHERS" "$ETCD_PKI/healthcheck-client.crt" "$ETCD_PKI/healthcheck-client.key" "$@"; }
 members() { ectl member list -w simple 2>/dev/null; }
+answers() { members >/dev/null; }
 status() { member_status "$(members)" "$PEER"; }
 local_healthy() { etcd_at "https://$IP:2379" "$ETCD_PKI/healthcheck-client.crt" "$ETCD_PKI/healthcheck-client.key" endpoint health >/dev/null 2>&1; }
 
@@ -40,7 +41,8 @@ stage_apply() {
   have etcdctl:etcd-client kubeadm:kubeadm
   [ -n "$IP" ] || fatal "an etcd member needs a static address"
   [ -n "$OTHERS" ] || fatal "no other etcd member has a static address to reach"
-  wait_for "$WAIT_OTHERS" "etcd at $OTHERS" ectl endpoint health || die "$(last_reason "etcd at $OTHERS is not healthy")"
+  # member list answers through any member that has quorum (endpoint health needs every endpoint).
+  wait_for "$WAIT_OTHERS" "etcd at $OTHERS" answers || die "$(last_reason "etcd at $OTHERS does not answer")"
   if [ -z "$(status)" ]; then
     note "adding this node to etcd as a learner"
     out=$(ectl member add "$NAME" --peer-urls="$PEER" --learner) || die "etcdctl member add failed"

@@ -14,16 +14,21 @@
 PART=$IMGFORGE_ASSEMBLY_PART
 AFTER=${IMGFORGE_ASSEMBLY_AFTER_HOSTNAME:-}
 AFTER_ADDRESS=${IMGFORGE_ASSEMBLY_AFTER_ADDRESS:-}
+# Written before kubeadm join and after it succeeded: a join is made again only when it began and
+# did not finish, never on a node that joined (its kubelet or API merely not up yet at a reboot).
+JOIN_STARTED=$STATE_DIR/kubeadm-join.started
+JOINED=$STATE_DIR/kubeadm-join.done
 CHECK_CERT=$RUN_DIR/etcd-check.crt
 CHECK_KEY=$RUN_DIR/etcd-check.key
 
+# What a finished join leaves on the disk; whether the kubelet or the API server runs at this
+# moment is theirs to mend (systemd restarts them), and imgforge-status reports it.
 joined() {
-  [ -s "$KUBELET_CONF" ] || { CHECK_MSG="no kubelet.conf: this node has not joined"; return 1; }
-  if [ "$PART" = control-plane ]; then
-    if [ ! -s "$KDIR/manifests/kube-apiserver.yaml" ] || [ ! -s "$ADMIN_CONF" ]; then CHECK_MSG="the control-plane join did not finish"; return 1; fi
-    local_api_ready || { CHECK_MSG="the local API server does not answer /readyz"; return 1; }
+  [ -e "$JOINED" ] || { CHECK_MSG="this node has not joined"; return 1; }
+  [ -s "$KUBELET_CONF" ] || { CHECK_MSG="kubelet.conf is missing although this node joined"; return 1; }
+  if [ "$PART" = control-plane ] && { [ ! -s "$KDIR/manifests/kube-apiserver.yaml" ] || [ ! -s "$ADMIN_CONF" ]; }; then
+    CHECK_MSG="the control-plane files are missing although this node joined"; return 1
   fi
-  systemctl is-active --quiet kubelet || { CHECK_MSG="the kubelet is not running"; return 1; }
 }
 
 stage_check() {
@@ -70,6 +75,8 @@ reset_keeping_keys() {
 
 stage_apply() {
   have kubeadm:kubeadm curl:curl
+  # Joined, but a file of the join is gone: someone changed the node; never joined again by itself.
+  [ ! -e "$JOINED" ] || fatal "$CHECK_MSG; reset the node by hand (kubeadm reset -f, remove $JOINED) to join it again"
   wait_clock
   if [ "$PART" = control-plane ]; then ca=$KDIR/pki/ca.crt; else ca=; fi
   note "waiting for the API at $ENDPOINT"
@@ -80,11 +87,17 @@ stage_apply() {
     note "waiting until $AFTER is a healthy etcd voter"
     wait_for "$WAIT_OTHERS" "$AFTER to be a healthy etcd voter" after_is_voter || die "$(last_reason "$AFTER is not a healthy etcd voter")"
   fi
-  if [ -e "$KUBELET_CONF" ] || [ -n "$(ls -A "$KDIR/manifests" 2>/dev/null)" ]; then
+  if [ -e "$JOIN_STARTED" ]; then
     note "a join that did not finish: kubeadm reset -f, keeping the pre-seeded keys"
     reset_keeping_keys
+  elif [ -e "$KUBELET_CONF" ]; then
+    fatal "kubelet.conf exists but imgforge never began a join here: the node was joined some other way; reset it by hand to let imgforge join it"
   fi
+  mkdir -p "$STATE_DIR"
+  : | atomic_write "$JOIN_STARTED" 0644
   note "kubeadm join as a $PART"
   kubeadm join --config "$KUBEADM_CONF" || die "kubeadm join failed"
   systemctl enable --no-reload --quiet kubelet
+  : | atomic_write "$JOINED" 0644
+  rm -f "$JOIN_STARTED"
 }

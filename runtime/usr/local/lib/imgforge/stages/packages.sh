@@ -18,6 +18,7 @@ KUBE_VERSION=$IMGFORGE_ASSEMBLY_PACKAGES_KUBERNETES_VERSION
 CONTAINERD_PKG=$IMGFORGE_ASSEMBLY_PACKAGES_CONTAINERD_PACKAGE
 CONTAINERD_LINE=$IMGFORGE_ASSEMBLY_PACKAGES_CONTAINERD_LINE
 export DEBIAN_FRONTEND=noninteractive
+# apt waits for the dpkg lock (cloud-init or apt-daily may hold it at first boot) instead of failing.
 
 version_of() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
 
@@ -95,7 +96,7 @@ stage_apply() {
     add_repo containerd "$IMGFORGE_ASSEMBLY_PACKAGES_CONTAINERD_REPO_URL" "$IMGFORGE_ASSEMBLY_PACKAGES_CONTAINERD_REPO_SUITE" \
       "$IMGFORGE_ASSEMBLY_PACKAGES_CONTAINERD_REPO_COMPONENT" "$IMGFORGE_ASSEMBLY_PACKAGES_CONTAINERD_REPO_KEY" "$IMGFORGE_ASSEMBLY_PACKAGES_CONTAINERD_REPO_FINGERPRINT"
   fi
-  apt-get update -q || die "apt-get update failed"
+  apt-get update -q -o DPkg::Lock::Timeout=600 || die "apt-get update failed"
   kv=$(newest kubeadm "$KUBE_VERSION-")
   [ -n "$kv" ] || fatal "the Kubernetes repository has no kubeadm $KUBE_VERSION ($IMGFORGE_ASSEMBLY_PACKAGES_KUBERNETES_URL)"
   cv=$(newest "$CONTAINERD_PKG" "${CONTAINERD_LINE:+$CONTAINERD_LINE.}")
@@ -105,7 +106,7 @@ stage_apply() {
     case $p in kubelet | kubeadm | kubectl) set -- "$@" "$p=$kv" ;; *) set -- "$@" "$p" ;; esac
   done
   # shellcheck disable=SC2086 # package names, one word each
-  apt-get install -y -q --allow-change-held-packages -o Dpkg::Options::=--force-confold "$@" "$CONTAINERD_PKG=$cv" $IMGFORGE_ASSEMBLY_PACKAGES_EXTRA \
+  apt-get install -y -q -o DPkg::Lock::Timeout=600 --allow-change-held-packages -o Dpkg::Options::=--force-confold "$@" "$CONTAINERD_PKG=$cv" $IMGFORGE_ASSEMBLY_PACKAGES_EXTRA \
     || die "apt-get install failed"
   # shellcheck disable=SC2086
   apt-mark hold $IMGFORGE_ASSEMBLY_PACKAGES_KUBERNETES_HELD $IMGFORGE_ASSEMBLY_PACKAGES_CONTAINERD_HELD >/dev/null

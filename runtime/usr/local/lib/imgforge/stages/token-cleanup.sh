@@ -7,7 +7,9 @@
 # shellcheck source-path=SCRIPTDIR/.. source=lib-kube.sh
 . "$IMGFORGE_LIB/lib-kube.sh"
 
-TOKEN_ID=$(cut -d. -f1 "$ROOT/etc/imgforge/secrets/bootstrap-token" 2>/dev/null)
+# The token kubeadm init created: the one in the InitConfiguration (not this node's own file,
+# which rotate-token may have changed).
+TOKEN_ID=$(sed -n 's/^  - token: \([a-z0-9]\{6\}\)\..*/\1/p' "$KUBEADM_CONF" 2>/dev/null | head -n1 || true)
 
 token_gone() { ! kctl -n kube-system get secret "bootstrap-token-$TOKEN_ID" >/dev/null 2>&1; }
 
@@ -25,7 +27,7 @@ all_joined() {
 }
 
 stage_check() {
-  [ -n "$TOKEN_ID" ] || { CHECK_MSG="no bootstrap token on this node"; return 1; }
+  [ -n "$TOKEN_ID" ] || { CHECK_MSG="no bootstrap token in kubeadm.yaml"; return 1; }
   kctl get --raw /readyz >/dev/null 2>&1 || { CHECK_MSG="the API does not answer"; return 1; }
   token_gone || { CHECK_MSG="the bootstrap token $TOKEN_ID still exists"; return 1; }
   CHECK_MSG="every node has joined; the bootstrap token $TOKEN_ID is deleted"
@@ -33,7 +35,7 @@ stage_check() {
 
 stage_apply() {
   have kubeadm:kubeadm kubectl:kubectl
-  [ -n "$TOKEN_ID" ] || fatal "no bootstrap token at /etc/imgforge/secrets/bootstrap-token"
+  [ -n "$TOKEN_ID" ] || fatal "no bootstrap token in /etc/imgforge/secrets/kubeadm.yaml"
   note "waiting until every node has joined"
   wait_for "$WAIT_OTHERS" "every node to join" all_joined || die "not every node has joined by the deadline; not yet: $(missing | tr '\n' ' ')"
   kubeadm token delete "$TOKEN_ID" --kubeconfig "$ADMIN_CONF" || die "kubeadm token delete failed"
