@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import type { Cluster, ResolvedNode } from '../config/resolve.ts';
 import { imgforgeError } from '../errors/error.ts';
 import { formatIssues } from '../errors/zod.ts';
-import { etcdMembers } from '../check/rules/etcd.ts';
+import { etcdMembers } from '../config/topology.ts';
 import { caCertHash } from '../secrets/ca-hash.ts';
 import type { SecretsBundle } from '../secrets/schema.ts';
 import { tokenOf } from '../secrets/scope.ts';

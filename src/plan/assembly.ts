@@ -4,7 +4,7 @@
  * pinned packages it installs, mirrors applied. Rendered into node.json for the stage scripts.
  */
 import type { Cluster, ResolvedNode } from '../config/resolve.ts';
-import { etcdMembers } from '../check/rules/etcd.ts';
+import { etcdMembers } from '../config/topology.ts';
 import { API_SERVER_PORT, kubeProxyReplaced, leaderOf } from '../kubeadm/documents.ts';
 import type { NodeDoc } from '../protocol/node-doc.ts';
 import { parseCidr } from '../util/net.ts';

@@ -1,6 +1,6 @@
 import type { Cluster, ResolvedNode } from '../config/resolve.ts';
 import { parseCidr } from '../util/net.ts';
-import { etcdMembers } from '../check/rules/etcd.ts';
+import { etcdMembers } from '../config/topology.ts';
 
 /** Kernel modules every Kubernetes node loads: overlay for containerd's snapshotter, br_netfilter for bridged pod traffic (kubeadm-ha.md §4). */
 const KUBERNETES_MODULES = ['overlay', 'br_netfilter'];

@@ -8,7 +8,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { Cluster, ResolvedNode } from '../config/resolve.ts';
-import { etcdMembers } from '../check/rules/etcd.ts';
+import { etcdMembers } from '../config/topology.ts';
 import { parseCidr, parseIp } from '../util/net.ts';
 import type { SecretsBundle, Token } from './schema.ts';
 

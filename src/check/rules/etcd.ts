@@ -1,12 +1,5 @@
-import type { Cluster, ResolvedNode } from '../../config/resolve.ts';
+import { etcdMembers } from '../../config/topology.ts';
 import { count, nodePath, type Finding, type Rule } from '../finding.ts';
-
-/** The nodes that run an etcd member, by topology. */
-export function etcdMembers(cluster: Cluster): ResolvedNode[] {
-  const external = cluster.config.cluster.etcd.topology === 'external';
-  return cluster.nodes.filter((n) =>
-    external ? n.config.role === 'etcd' : n.config.role === 'control-plane' || (n.config.role === 'worker' && n.config.etcd));
-}
 
 /** etcd FAQ: a cluster of N members needs floor(N/2)+1 to agree, so it survives floor((N-1)/2) failures. */
 export const failuresTolerated = (members: number): number => (members < 1 ? 0 : Math.floor((members - 1) / 2));

@@ -1,5 +1,5 @@
 import { nodePath, type Finding, type Rule } from '../finding.ts';
-import { etcdMembers } from './etcd.ts';
+import { etcdMembers } from '../../config/topology.ts';
 
 /** Board vs base architecture, and the media the control plane and etcd sit on. */
 export const platformRules: Rule = ({ cluster }) => {
