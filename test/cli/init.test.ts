@@ -21,7 +21,7 @@ async function withHome<T>(home: string, f: () => Promise<T>): Promise<T> {
 test('init writes a starter for the boards named, with the user\'s SSH key, that check and plan accept; .imgforge/.gitignore keeps the secrets out of git', async () => {
   const home = tempDir('imgforge-home-');
   mkdirSync(join(home, '.ssh'));
-  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIInitTestKeyInitTestKeyInitTestKeyInitTestK0 me@laptop';
+  const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIInitTestKeyInitTestKeyInitTestKeyInitTestK0 me@bob's laptop";
   writeFileSync(join(home, '.ssh/id_ed25519.pub'), `${key}\n`);
   const dir = projectDir();
   const config = join(dir, 'images.config.ts');
@@ -29,7 +29,7 @@ test('init writes a starter for the boards named, with the user\'s SSH key, that
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /wrote .*images\.config\.ts \(4 nodes: x86, x86, x86, thin-client\)\nnext: imgforge check\n/);
   const text = readFileSync(config, 'utf8');
-  assert.ok(text.includes(`'${key}'`));
+  assert.ok(text.includes(`'${key.replace("'", "\\'")}'`), 'the key, its quote escaped');
   assert.match(text, /hostname: 'cp03', board: 'x86', role: 'control-plane'/);
   assert.match(text, /hostname: 'worker01', board: 'thin-client', role: 'worker'/);
   assert.equal(readFileSync(join(dir, '.imgforge/.gitignore'), 'utf8').trim().split('\n').at(-1), 'secrets/');

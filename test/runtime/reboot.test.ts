@@ -66,3 +66,16 @@ test('external etcd: the leader waits for the etcd cluster\'s quorum before kube
   assert.equal(leader.stage('kubeadm-init', c.env(cps[0]!)).status, 0, JSON.stringify(last(leader, 'kubeadm-init')));
   assert.ok(leader.calls('etcdctl').every((x) => x.some((a) => a.endsWith('apiserver-etcd-client.crt'))));
 });
+
+test('a node that joined but lost its kubelet.conf is not joined again by itself: the stage stops naming what is gone', async () => {
+  const c = await ClusterRigs.of(HOMELAB);
+  const cp01 = c.node('cp01');
+  for (const s of ['packages', 'api-vip', 'kubeadm-init']) assert.equal(cp01.stage(s, c.env('cp01')).status, 0, s);
+  const w = c.node('worker02');
+  for (const s of ['packages', 'kubeadm-join']) assert.equal(w.stage(s, c.env('worker02')).status, 0, s);
+  rmSync(w.path('etc/kubernetes/kubelet.conf'));
+  w.clearCalls();
+  assert.equal(w.stage('kubeadm-join', c.env('worker02')).status, 1);
+  assert.match(last(w, 'kubeadm-join').msg!, /^kubelet\.conf is missing although this node joined; reset the node by hand/);
+  assert.deepEqual(w.calls('kubeadm'), []);
+});

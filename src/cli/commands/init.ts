@@ -49,7 +49,7 @@ export default defineConfig({
   network: { gateway: '192.168.1.1', dns: ['192.168.1.1'] },
   users: [
     // The account you log in with over SSH${key ? ' (your key from ~/.ssh)' : ': put your public key here'}.
-    { name: 'ops', sshAuthorizedKeys: [${JSON.stringify(key ?? 'REPLACE WITH YOUR SSH PUBLIC KEY (ssh-ed25519 AAAA... you@laptop)').replaceAll('"', "'")}] },
+    { name: 'ops', sshAuthorizedKeys: ['${(key ?? 'REPLACE WITH YOUR SSH PUBLIC KEY (ssh-ed25519 AAAA... you@laptop)').replace(/[\\']/g, (ch) => `\\${ch}`)}'] },
   ],
   // One entry per machine. ${cps === 1 ? 'With one control plane, etcd survives no failure: three, or a worker with etcd: true, survive one.' : 'Three control planes: etcd survives one failure.'}
   nodes: [

@@ -50,7 +50,7 @@ stage_apply() {
   fi
   [ -s "$CLUSTER_FILE" ] || initial_cluster_from_list | atomic_write "$CLUSTER_FILE" 0644
   image=$(kubeadm config images list --kubernetes-version "v$IMGFORGE_CLUSTER_KUBERNETES_VERSION" \
-    ${IMGFORGE_ASSEMBLY_IMAGE_REPOSITORY:+--image-repository "$IMGFORGE_ASSEMBLY_IMAGE_REPOSITORY"} 2>/dev/null | grep '/etcd:')
+    ${IMGFORGE_ASSEMBLY_IMAGE_REPOSITORY:+--image-repository "$IMGFORGE_ASSEMBLY_IMAGE_REPOSITORY"} 2>/dev/null | grep '/etcd:' || true)
   [ -n "$image" ] || die "kubeadm names no etcd image"
   mkdir -p "${MANIFEST%/*}"
   sed -e "s|@NAME@|$NAME|g" -e "s|@IP@|$IP|g" -e "s|@IMAGE@|$image|g" -e "s|@INITIAL_CLUSTER@|$(cat "$CLUSTER_FILE")|g" \

@@ -76,7 +76,12 @@ reset_keeping_keys() {
 stage_apply() {
   have kubeadm:kubeadm curl:curl
   # Joined, but a file of the join is gone: someone changed the node; never joined again by itself.
-  [ ! -e "$JOINED" ] || fatal "$CHECK_MSG; reset the node by hand (kubeadm reset -f, remove $JOINED) to join it again"
+  if [ -e "$JOINED" ]; then
+    # stage_apply runs in a process of its own: what the check found is found again for the message.
+    CHECK_MSG=
+    joined || true
+    fatal "${CHECK_MSG:-this node joined, but its join files are gone}; reset the node by hand (kubeadm reset -f, remove $JOINED) to join it again"
+  fi
   wait_clock
   if [ "$PART" = control-plane ]; then ca=$KDIR/pki/ca.crt; else ca=; fi
   note "waiting for the API at $ENDPOINT"

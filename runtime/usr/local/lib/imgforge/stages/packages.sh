@@ -25,7 +25,7 @@ version_of() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
 # The pause image of this kubeadm and image repository, from kubeadm itself.
 pause_image() {
   kubeadm config images list --kubernetes-version "v$KUBE_VERSION" \
-    ${IMGFORGE_ASSEMBLY_IMAGE_REPOSITORY:+--image-repository "$IMGFORGE_ASSEMBLY_IMAGE_REPOSITORY"} 2>/dev/null | grep '/pause:'
+    ${IMGFORGE_ASSEMBLY_IMAGE_REPOSITORY:+--image-repository "$IMGFORGE_ASSEMBLY_IMAGE_REPOSITORY"} 2>/dev/null | grep '/pause:' || true
 }
 
 # containerd's config as installed, with its pause image put back as a placeholder: imgforge's?
