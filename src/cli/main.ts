@@ -4,6 +4,7 @@ import { imgforgeError, isImgforgeError } from '../errors/error.ts';
 import type { BuildFlags } from './commands/build.ts';
 import type { PlanFlags } from './commands/plan.ts';
 import type { TestFlags } from './commands/test.ts';
+import type { LabFlags } from './commands/lab.ts';
 import type { GlobalOptions } from './context.ts';
 import { VERSION } from './version.ts';
 import { errorJson, formatBug, formatError, json, processIo, type Io } from './output.ts';
@@ -31,7 +32,7 @@ function program(io: Io, done: (code: number) => void): Command {
     profiles: () => import('./commands/profiles.ts'), check: () => import('./commands/check.ts'), render: () => import('./commands/render.ts'),
     plan: () => import('./commands/plan.ts'), build: () => import('./commands/build.ts'), inspect: () => import('./commands/inspect.ts'),
     test: () => import('./commands/test.ts'), secrets: () => import('./commands/secrets.ts'), audit: () => import('./commands/audit.ts'),
-    init: () => import('./commands/init.ts'),
+    init: () => import('./commands/init.ts'), lab: () => import('./commands/lab.ts'),
   };
   cli.command('init').description('write a commented starter images.config.ts (at --config) for the boards named, and .imgforge/.gitignore for the secrets')
     .argument('[boards...]', 'board profile names, one node each (default: x86)')
@@ -111,6 +112,29 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--cache-dir <dir>', 'base image cache')
     .option('--json', 'machine-readable output')
     .action(async (target: string, _o, cmd: Command) => done(await (await commands.test()).testCommand(target, { ...globals(cmd), ...cmd.opts<TestFlags>() }, io)));
+  const lab = cli.command('lab').description('boot the config\'s nodes together in QEMU on one LAN, without root, and watch the cluster assemble');
+  const labOpts = (c: Command): Command => c.option('--dir <dir>', 'lab folder (default: .imgforge/lab beside the config)').option('--json', 'machine-readable output');
+  const labFlags = (cmd: Command): GlobalOptions & LabFlags => ({ ...globals(cmd), ...cmd.opts<LabFlags>() });
+  labOpts(lab.command('up').description('build the nodes\' images, boot them on the lab LAN and follow their events until the cluster has formed or --timeout passes; the VMs stay up')
+    .argument('[nodes...]', 'node hostnames or board names (default: all)')
+    .option('--offline', 'every node on the Debian base built from packages, nothing downloaded from the internet (air-gapped sites, CI)')
+    .option('--timeout <seconds>', 'how long to wait for the cluster to form', '3600')
+    .option('--memory <MiB>', 'memory per VM', '1280')
+    .option('--cpus <n>', 'CPUs per VM', '1')
+    .option('--cache-dir <dir>', 'base image cache'))
+    .action(async (nodes: string[], _o, cmd: Command) => done(await (await commands.lab()).labUpCommand(nodes, labFlags(cmd), io)));
+  labOpts(lab.command('status').description('each node\'s power, stage and report, and whether the cluster has formed'))
+    .action(async (_o, cmd: Command) => done(await (await commands.lab()).labStatusCommand(labFlags(cmd), io)));
+  for (const action of ['kill', 'start'] as const) {
+    labOpts(lab.command(action).description(action === 'kill' ? 'cut a node\'s power (as pulling its plug)' : 'power a node on again (its disk as it was)').argument('<node>'))
+      .action(async (node: string, _o, cmd: Command) => done(await (await commands.lab()).labPowerCommand(action, node, labFlags(cmd), io)));
+  }
+  labOpts(lab.command('ssh').description('a shell on a node, or run a command there and exit with its status, as ssh does')
+    .argument('<node>').argument('[command...]', 'after --: the command and its arguments')
+    .option('--key <file>', 'private key (default: ssh\'s own keys and agent)'))
+    .action(async (node: string, command: string[], _o, cmd: Command) => done(await (await commands.lab()).labSshCommand(node, command, labFlags(cmd))));
+  labOpts(lab.command('down').description('power off every VM of the lab and remove its state (the built images stay)'))
+    .action(async (_o, cmd: Command) => done(await (await commands.lab()).labDownCommand(labFlags(cmd), io)));
   return cli;
 }
 

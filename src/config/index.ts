@@ -35,8 +35,12 @@ async function boardProblems(raw: RawConfig): Promise<string[]> {
   return unknownBoards(nodes.map((n) => (isPlainObject(n) && typeof n['board'] === 'string' ? n['board'] : undefined)), [...profiles.keys()]);
 }
 
-/** load -> validate -> resolve: the cluster as every later stage sees it. */
-export async function loadCluster(configFile: string): Promise<Cluster> {
+/**
+ * load -> validate -> resolve: the cluster as every later stage sees it. `rewrite` gives a
+ * variant of the config's value (the lab's: nodes on the boards QEMU boots), validated and
+ * resolved the same way.
+ */
+export async function loadCluster(configFile: string, rewrite?: (value: unknown, cluster: Cluster) => unknown): Promise<Cluster> {
   const raw = await loadConfigFile(configFile);
   let config;
   try {
@@ -48,7 +52,10 @@ export async function loadCluster(configFile: string): Promise<Cluster> {
   }
   const rawProfiles = await loadProfileFiles(await profileDirs(raw, config.profileDirs));
   const profiles = resolveProfiles(rawProfiles);
-  return resolveCluster(raw, config, rawProfiles, profiles);
+  const cluster = resolveCluster(raw, config, rawProfiles, profiles);
+  if (!rewrite) return cluster;
+  const variant = { ...raw, value: rewrite(raw.value, cluster) };
+  return resolveCluster(variant, validateConfig(variant), rawProfiles, profiles);
 }
 
 export type { Cluster, ResolvedNode } from './resolve.ts';

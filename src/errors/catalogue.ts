@@ -262,6 +262,24 @@ export const catalogue = {
     message: (a) => `${a.path} needs ${a.needed} but its file system has ${a.available} free.`,
     hint: () => 'Free space or pass --out on a larger file system; nothing was left under a final name.',
   }),
+  LabRunning: entry<{ dir: string; nodes: string }>({
+    category: 'input',
+    title: 'A lab is already up',
+    message: (a) => `A lab is up in ${a.dir} (running: ${a.nodes}).`,
+    hint: () => '`imgforge lab start <node>` boots one more of its nodes; `imgforge lab down` ends it.',
+  }),
+  NoLab: entry<{ dir: string }>({
+    category: 'input',
+    title: 'No lab',
+    message: (a) => `No lab is up in ${a.dir}.`,
+    hint: () => '`imgforge lab up` starts one (--dir names another lab folder).',
+  }),
+  LabNodeDown: entry<{ node: string; detail: string }>({
+    category: 'input',
+    title: 'The node is not running',
+    message: (a) => `${a.node} ${a.detail}.`,
+    hint: (a) => `\`imgforge lab start ${a.node}\` powers it on.`,
+  }),
 } as const;
 
 export type Code = keyof typeof catalogue;

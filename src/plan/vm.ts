@@ -23,9 +23,20 @@ export interface VmSpec {
    * 11 then carries "imgforge.assembly=off", and the node passes over its assembly stages.
    */
   readonly assemble?: boolean;
+  /**
+   * The lab's shared LAN instead of user networking: UDP datagrams on 127.0.0.1 (QEMU >= 7.2
+   * `-netdev dgram`) from this port to the lab switch's. The lab's router forwards SSH, not this VM.
+   */
+  readonly lan?: { readonly local: number; readonly remote: number } | undefined;
+  /** Serial console and event port appended to files instead of stdout (a lab VM runs detached). */
+  readonly console?: string | undefined;
   /** More QEMU arguments, e.g. a second drive. */
   readonly extraArgs?: readonly string[];
 }
+
+/** A QEMU dgram netdev between two UDP ports of 127.0.0.1. */
+export const dgram = (id: string, ports: { readonly local: number; readonly remote: number }): string =>
+  `dgram,id=${id},local.type=inet,local.host=127.0.0.1,local.port=${ports.local},remote.type=inet,remote.host=127.0.0.1,remote.port=${ports.remote}`;
 
 /**
  * qemu-system arguments after qemu-recipe.md: q35 (x86) or virt (arm64), UEFI from pflash,
@@ -45,20 +56,22 @@ export function qemuArgs(vm: VmSpec): string[] {
       '-drive', `if=pflash,format=raw,unit=1,file=${vm.vars}`,
     ] : []),
     '-drive', `file=${vm.disk},format=qcow2,if=virtio`,
-    '-nic', `user,model=virtio-net-pci,restrict=on${vm.mac ? `,mac=${vm.mac}` : ''}${vm.sshPort ? `,hostfwd=tcp:127.0.0.1:${vm.sshPort}-:22` : ''}`,
+    ...(vm.lan ? [
+      '-netdev', dgram('lan', vm.lan),
+      '-device', `virtio-net-pci,netdev=lan${vm.mac ? `,mac=${vm.mac}` : ''}`,
+    ] : ['-nic', `user,model=virtio-net-pci,restrict=on${vm.mac ? `,mac=${vm.mac}` : ''}${vm.sshPort ? `,hostfwd=tcp:127.0.0.1:${vm.sshPort}-:22` : ''}`]),
     '-device', 'virtio-rng-pci',
     // The node's events: a virtio-serial port the guest sees as /dev/virtio-ports/<name>, its
     // bytes appended to a file here (a file chardev never blocks the guest when nobody reads).
     '-device', 'virtio-serial-pci,id=vser0',
-    '-chardev', `file,id=events,path=${vm.events}`,
+    '-chardev', `file,id=events,path=${vm.events}${vm.console ? ',append=on' : ''}`,
     '-device', `virtserialport,bus=vser0.0,chardev=events,name=${EVENT_PORT}`,
     '-smbios', 'type=11,value=imgforge.report=1',
     ...(vm.assemble ? [] : ['-smbios', 'type=11,value=imgforge.assembly=off']),
     '-display', 'none',
     '-monitor', 'none',
     '-qmp', `unix:${vm.qmp},server=on,wait=off`,
-    '-serial', 'stdio',
-    '-no-reboot',
+    ...(vm.console ? ['-chardev', `file,id=console,path=${vm.console},append=on`, '-serial', 'chardev:console'] : ['-serial', 'stdio', '-no-reboot']),
     ...(vm.extraArgs ?? []),
   ];
 }

@@ -1,4 +1,6 @@
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { imgforgeError } from '../errors/error.ts';
 import { requireCommand, run, type Tool } from './run.ts';
@@ -80,6 +82,22 @@ export async function qemuIoWrite(image: string, format: 'qcow2' | 'raw', source
 export function spawnQemu(arch: 'amd64' | 'arm64', args: readonly string[]): ResultPromise<{ buffer: false; stdout: 'pipe'; stderr: 'pipe'; stdin: 'ignore'; reject: false }> {
   requireCommand(QEMU_SYSTEM[arch]);
   return execa(QEMU_SYSTEM[arch].command, args, { buffer: false, stdout: 'pipe', stderr: 'pipe', stdin: 'ignore', reject: false });
+}
+
+/**
+ * Start an x86-64 QEMU (a lab VM or the lab's hub) that outlives this process: its own session,
+ * working folder `cwd`, its output appended to `log` (relative to `cwd`). Returns its pid.
+ */
+export function startDetachedQemu(args: readonly string[], cwd: string, log: string): number {
+  requireCommand(QEMU_SYSTEM.amd64);
+  const fd = openSync(resolve(cwd, log), 'a');
+  try {
+    const child = spawn(QEMU_SYSTEM.amd64.command, args, { cwd, detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+    return child.pid!;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

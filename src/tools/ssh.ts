@@ -1,4 +1,4 @@
-import { run, type Tool } from './run.ts';
+import { requireCommand, run, type Tool } from './run.ts';
 
 const SSH: Tool = { command: 'ssh', pkg: 'openssh-client' };
 
@@ -22,6 +22,28 @@ export async function sshRun(target: SshTarget, command: string, timeoutMs = 120
     `${target.user}@${target.host}`, '--', command,
   ], { timeout: timeoutMs });
   return stdout;
+}
+
+/**
+ * `ssh` on this terminal, as the user would type it: a shell when no command is given, else the
+ * command's exit status (255 when ssh itself failed, as ssh(1) says). The user's own keys and
+ * agent are used unless a key is named; a lab VM's host key is new at every `lab up`, so it is
+ * neither checked nor kept.
+ */
+export async function sshInteractive(target: Omit<SshTarget, 'key'> & { readonly key?: string | undefined }, command: readonly string[]): Promise<number> {
+  requireCommand(SSH);
+  const { spawn } = await import('node:child_process');
+  const args = [
+    ...(target.key ? ['-i', target.key, '-o', 'IdentitiesOnly=yes'] : []), '-p', String(target.port),
+    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=15',
+    ...(process.stdin.isTTY ? [] : ['-o', 'BatchMode=yes']),
+    `${target.user}@${target.host}`, ...(command.length ? ['--', ...command] : []),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(SSH.command, args, { stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 255)));
+  });
 }
 
 /** A TCP port free on 127.0.0.1 right now (the kernel picks it), for a VM's forwarded SSH port. */
