@@ -107,7 +107,8 @@ export class KeyScanner {
     for (let i = buf.indexOf(VERSION); i >= 0 && i - 4 < limit; i = buf.indexOf(VERSION, i + 1)) {
       const version = buf[i + 2];
       if (version !== 0 && version !== 1) continue;
-      const a = AFTER.find((x) => x.version === version && buf.compare(x.next, 0, x.next.length, i + 3, i + 3 + x.next.length) === 0);
+      // What follows may lie past this buffer's end (the seam search gets it whole).
+      const a = AFTER.find((x) => x.version === version && i + 3 + x.next.length <= buf.length && buf.compare(x.next, 0, x.next.length, i + 3, i + 3 + x.next.length) === 0);
       if (!a) continue;
       for (const head of [2, 3, 4]) {
         const len = sequenceLength(buf, i - head);

@@ -13,8 +13,8 @@ export interface LabState {
   readonly plan: LabPlan;
   /** Node hostname -> image file the node's overlay sits on. */
   readonly images: Readonly<Record<string, string>>;
-  /** The switch (a Node process), the router (QEMU with slirp) and each node's QEMU. */
-  readonly pids: { switch: number | null; router: number | null; nodes: Record<string, number | null> };
+  /** The switch and the package source (Node processes), the router (QEMU with slirp) and each node's QEMU. */
+  readonly pids: { switch: number | null; router: number | null; source?: number | null; nodes: Record<string, number | null> };
 }
 
 const STATE = 'lab.json';

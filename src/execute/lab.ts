@@ -54,12 +54,12 @@ export async function freeUdpPorts(n: number): Promise<number[]> {
   return ports;
 }
 
-/** The switch runs as a Node process of its own, from this folder's lab-switch (.ts in the sources, .js in the package). */
-function startSwitch(dir: string, plan: LabPlan): number {
-  const script = fileURLToPath(new URL(`./lab-switch${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
-  const fd = openSync(join(dir, 'switch.log'), 'a');
+/** The switch and the package source run as Node processes of their own, from this folder's modules (.ts in the sources, .js in the package). */
+function startHelper(dir: string, name: 'lab-switch' | 'lab-server', args: readonly string[], log: string): number {
+  const script = fileURLToPath(new URL(`./${name}${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+  const fd = openSync(join(dir, log), 'a');
   try {
-    const child = spawn(process.execPath, [script, JSON.stringify(plan.switch)], { cwd: dir, detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, [script, ...args], { cwd: dir, detached: true, stdio: ['ignore', fd, fd] });
     child.unref();
     return child.pid!;
   } finally {
@@ -69,10 +69,14 @@ function startSwitch(dir: string, plan: LabPlan): number {
 
 /** Start the LAN (switch, router) and the nodes that boot; the state is written before each start, so `lab down` always finds them. */
 export async function labUp(dir: string, config: string, plan: LabPlan, images: Record<string, string>): Promise<LabState> {
-  const state: LabState = { config, plan, images, pids: { switch: null, router: null, nodes: {} } };
+  const state: LabState = { config, plan, images, pids: { switch: null, router: null, source: null, nodes: {} } };
   await mkdir(dir, { recursive: true });
-  state.pids.switch = await started(startSwitch(dir, plan), dir, 'switch.log', 'the lab\'s switch');
+  state.pids.switch = await started(startHelper(dir, 'lab-switch', [JSON.stringify({ ports: plan.switch, ntpAt: plan.network.gateway })], 'switch.log'), dir, 'switch.log', 'the lab\'s switch');
   await writeState(dir, state);
+  if (plan.source) {
+    state.pids.source = await started(startHelper(dir, 'lab-server', [plan.source.dir, String(plan.source.port)], 'source.log'), dir, 'source.log', 'the lab\'s package source');
+    await writeState(dir, state);
+  }
   state.pids.router = await started(startDetachedQemu(plan.router, dir, 'router.log'), dir, 'router.log', 'the lab\'s router');
   await writeState(dir, state);
   for (const n of plan.nodes.filter((x) => x.boots)) {
@@ -102,6 +106,7 @@ export async function labDown(dir: string): Promise<string[]> {
   for (const [host, pid] of Object.entries(state.pids.nodes)) if (alive(pid, dir)) { await powerCut(pid, dir); stopped.push(host); }
   await powerCut(state.pids.router, dir);
   await powerCut(state.pids.switch, dir);
+  await powerCut(state.pids.source ?? null, dir);
   for (const f of await readdir(dir)) if (f !== 'images') await rm(join(dir, f), { recursive: true, force: true });
   return stopped;
 }

@@ -18,9 +18,14 @@ export interface LabRequest {
   readonly firmware: { readonly code: string; readonly vars: string };
   /** A free host port per node with a static address, forwarded to its SSH port. */
   readonly sshPorts: Readonly<Record<string, number>>;
+  /** The package source the lab serves (--source): its folder and a free host port. */
+  readonly source?: { readonly dir: string; readonly port: number } | undefined;
   /** Two free UDP ports per node and for the router (ROUTER): the QEMU's own and the switch's for it. */
   readonly lanPorts: Readonly<Record<string, { readonly qemu: number; readonly switch: number }>>;
 }
+
+/** Where the nodes reach a service on the host's 127.0.0.1: slirp maps its own (the gateway's) address there. */
+export const labSourceUrl = (network: LabNetwork, port: number): string => `http://${network.gateway}:${port}`;
 
 /** One port of the lab's switch (execute/lab-switch.ts). */
 export interface SwitchPort {
@@ -68,6 +73,8 @@ export interface LabPlan {
   readonly router: readonly string[];
   /** The switch's ports (lab-switch.ts): a node's frames reach only the node they are for. */
   readonly switch: readonly SwitchPort[];
+  /** The package source: served from dir on 127.0.0.1:port, which the nodes reach at url. */
+  readonly source: { readonly dir: string; readonly port: number; readonly url: string } | null;
   readonly nodes: readonly LabNode[];
 }
 
@@ -134,5 +141,6 @@ export function planLab(cluster: Cluster, subs: readonly Substitution[], network
   return {
     cluster: cluster.config.cluster.name, mode: req.mode, network, assemble, sshUser: cluster.config.users[0]?.name ?? null,
     router: routerArgs(network, nodes, req), switch: sw, nodes,
+    source: req.source ? { ...req.source, url: labSourceUrl(network, req.source.port) } : null,
   };
 }

@@ -77,3 +77,13 @@ test('random bytes and bytes shaped like key headers are not keys', () => {
   const s = scan(data, [1 << 20]);
   assert.deepEqual(s.keys, []);
 });
+
+test('a version field at a piece\'s very end (what follows it is in the next piece) is no error, and a key there is still found', () => {
+  // "02 01 00" ends the first piece: the bytes telling what follows lie past its end.
+  const data = randomBytes(3 << 20);
+  Buffer.from('020100', 'hex').copy(data, (1 << 20) - 3);
+  const key = der(rsa.privateKey, 'pkcs8');
+  key.copy(data, (2 << 20) - 6); // its version field (02 01 00, at 4) straddles the second seam, its algorithm after it
+  const s = scan(data, [1 << 20]);
+  assert.deepEqual(s.keys.map((k) => [k.offset, k.format]), [[(2 << 20) - 6, 'pkcs8']]);
+});

@@ -23,7 +23,7 @@ async function lab(mode: LabMode, targets: string[] = []): Promise<{ plan: LabPl
     const s = labBoard(n.config.board, cluster.profiles, mode);
     return s ? [{ hostname: n.config.hostname, board: n.config.board, ...s }] : [];
   });
-  const moved = await loadCluster(EXAMPLE, (v) => labConfigValue(v, subs, network.dns ?? undefined));
+  const moved = await loadCluster(EXAMPLE, (v) => labConfigValue(v, { subs, dns: network.dns ?? undefined }));
   const ports = Object.fromEntries(moved.nodes.map((n, i) => [n.config.hostname, 40000 + i]));
   const lanPorts = Object.fromEntries([ROUTER, ...moved.nodes.map((n) => n.config.hostname)].map((h, i) => [h, { qemu: 50000 + 2 * i, switch: 50001 + 2 * i }]));
   return { plan: planLab(moved, subs, network, { mode, targets, memoryMiB: 1280, cpus: 1, kvm: false, firmware: FW, sshPorts: ports, lanPorts }), subs, cluster: moved };

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { findingsError } from '../../check/index.ts';
 import { loadCluster } from '../../config/index.ts';
@@ -5,9 +6,10 @@ import { defaultCacheDir } from '../../base/cache.ts';
 import { imgforgeError } from '../../errors/error.ts';
 import { eventLine, buildLabImages, freeUdpPorts, labDown, labKill, labStart, labUp, watchLab } from '../../execute/lab.ts';
 import { alive, labStatus, readState, type LabState, type LabStatus } from '../../execute/lab-state.ts';
-import { labBoard, labConfigValue, type LabMode, type Substitution } from '../../plan/lab-config.ts';
+import { labBoard, labConfigValue, labNotes, labRewrite, type LabMode, type Substitution } from '../../plan/lab-config.ts';
+import { loadPackageSources } from '../../plan/packages.ts';
 import { labNetwork } from '../../plan/lab-network.ts';
-import { planLab, ROUTER } from '../../plan/lab.ts';
+import { labSourceUrl, planLab, ROUTER } from '../../plan/lab.ts';
 import { kvmUsable, QEMU_SYSTEM, requireFirmware } from '../../tools/qemu.ts';
 import { requireCommand } from '../../tools/run.ts';
 import { freePort, sshInteractive } from '../../tools/ssh.ts';
@@ -22,6 +24,9 @@ export interface LabFlags {
   readonly cpus?: string;
   readonly cacheDir?: string;
   readonly key?: string;
+  readonly source?: string;
+  /** false (--no-follow): return once the VMs are started. */
+  readonly follow?: boolean;
 }
 
 /** One lab per config folder unless --dir names another: labs of different configs never share sockets or state. */
@@ -70,25 +75,39 @@ export async function labUpCommand(targets: string[], opts: GlobalOptions & LabF
     const s = labBoard(n.config.board, cluster.profiles, mode);
     return s ? [{ hostname: n.config.hostname, board: n.config.board, ...s }] : [];
   });
-  const lab = await loadCluster(opts.config, (value) => labConfigValue(value, subs, network.dns ?? undefined));
+  const source = opts.source === undefined ? undefined : resolve(opts.source);
+  if (source !== undefined && !existsSync(join(source, 'packages.yaml'))) {
+    throw imgforgeError('BadFlag', { detail: `--source ${source}: no packages.yaml there (the fingerprints and digests of what the source serves, as in imgforge's data/packages.yaml)` });
+  }
+  const packages = source === undefined ? undefined : await loadPackageSources(join(source, 'packages.yaml'));
+  const sourcePort = source === undefined ? undefined : await freePort();
+  const url = sourcePort === undefined ? undefined : labSourceUrl(network, sourcePort);
+  const offline = mode === 'offline';
+  const rewrite = labRewrite(cluster, subs, network, { offline, sourceUrl: url, dockerMirror: source !== undefined && existsSync(join(source, 'containerd')) });
+  const lab = await loadCluster(opts.config, (value) => labConfigValue(value, rewrite));
   const sshPorts: Record<string, number> = {};
   for (const n of lab.nodes) if (n.config.address !== 'dhcp') sshPorts[n.config.hostname] = await freePort();
   const udp = await freeUdpPorts(2 * (lab.nodes.length + 1));
   const lanPorts = Object.fromEntries([ROUTER, ...lab.nodes.map((n) => n.config.hostname)].map((name, i) => [name, { qemu: udp[2 * i]!, switch: udp[2 * i + 1]! }]));
   const plan = planLab(lab, subs, network, {
-    mode, targets, lanPorts, memoryMiB: whole('--memory', opts.memory ?? '1280'), cpus: whole('--cpus', opts.cpus ?? '1'), kvm: kvmUsable('amd64'), firmware, sshPorts,
+    mode, targets, lanPorts, source: source !== undefined && sourcePort !== undefined ? { dir: source, port: sourcePort } : undefined, memoryMiB: whole('--memory', opts.memory ?? '1280'), cpus: whole('--cpus', opts.cpus ?? '1'), kvm: kvmUsable('amd64'), firmware, sshPorts,
   });
   const say = (t: string): void => { if (!opts.json) io.err(t); };
   say(`lab ${plan.cluster} (${mode}) in ${dir}: LAN ${network.subnet}, gateway ${network.gateway} (QEMU's router; the host's 127.0.0.1 is reached there)\n`);
-  if (network.dns) say(`  DNS in the lab: ${network.dns.join(', ')} (QEMU's resolver: it cannot answer at the gateway's address)\n`);
-  for (const s of subs) say(`  ${s.hostname}: ${s.board} runs as ${s.runsAs}: ${s.why}\n`);
-  if (!plan.assemble) say('  cluster.selfAssembly is off: "formed" means every node finished its first boot\n');
+  const notes = labNotes({ network, subs, assemble: plan.assemble, rewrite, offline, source: source && url ? { dir: source, url } : undefined });
+  for (const n of notes) say(`  ${n}\n`);
   const booting = plan.nodes.filter((n) => n.boots).map((n) => n.hostname);
   const images = await buildLabImages(lab, dir, booting, {
     cacheDir: opts.cacheDir ?? defaultCacheDir(), allowUnverified: false, epoch: sourceDateEpoch(), version: VERSION, diskBytes: null,
-    inputs: await planInputs(), say: opts.json ? undefined : io.err, progressBar: false,
+    inputs: await planInputs(packages ? { packages } : {}), say: opts.json ? undefined : io.err, progressBar: false,
   });
   const state = await labUp(dir, resolve(opts.config), plan, images);
+  if (opts.follow === false) {
+    const status = await labStatus(dir, state);
+    if (opts.json) io.out(json({ ...status, notes }));
+    else io.out(`booted ${booting.join(', ')}: imgforge lab status, lab ssh <node>, lab down\n`);
+    return 0;
+  }
   say(`booted ${booting.join(', ')}; following their events (lab status, lab ssh <node>, lab down)\n`);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
@@ -99,7 +118,7 @@ export async function labUpCommand(targets: string[], opts: GlobalOptions & LabF
   } finally {
     process.removeListener('SIGINT', onSignal);
   }
-  if (opts.json) io.out(json({ outcome: result.outcome, ...result.status, stuck: result.stuck }));
+  if (opts.json) io.out(json({ outcome: result.outcome, ...result.status, notes, stuck: result.stuck }));
   else {
     printStatus(result.status, io);
     for (const [host, lines] of Object.entries(result.stuck)) {

@@ -1,0 +1,104 @@
+// The lab's package source for tests: pkgs.k8s.io's layout (kubernetes/core:/stable:/<minor>/deb/,
+// a flat apt repository signed by a key made here) holding .deb packages of the stand-ins in
+// standins/ at the config's Kubernetes version, and packages.yaml: imgforge's own with the
+// Kubernetes key's fingerprint replaced by this one's. `imgforge lab up --source <dir>` serves it.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { PACKAGES_FILE } from '../../src/plan/packages.ts';
+import { ROOT, tempDir } from '../helpers.ts';
+
+const STANDINS = join(ROOT, 'test/lab/standins');
+const FIELDS = join(ROOT, 'test/kubeadm/fields');
+
+function run(cmd: string, args: string[], input?: string): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+interface Pkg { readonly name: string; readonly files: Record<string, string>; readonly depends: string; readonly description: string; readonly postinst?: string }
+
+const COMMON = 'imgforge-lab-standins';
+
+/** The stand-ins, each its own package as upstream's, and the library they share (record, strict). */
+function packages(version: string): Pkg[] {
+  const dep = `python3, python3-yaml, ${COMMON} (= ${version}-1.1)`;
+  return [
+    { name: COMMON, depends: 'python3, python3-yaml, openssl', description: 'what the imgforge lab stand-ins share', files: {
+      ...Object.fromEntries(['standin.py', 'strict.py', 'kube.py', 'pki.py', 'apiserver.py'].map((f) => [`/usr/lib/imgforge-standins/${f}`, join(STANDINS, f)])),
+      ...Object.fromEntries(readdirSync(FIELDS).map((f) => [`/usr/share/imgforge-standins/fields/${f}`, join(FIELDS, f)])),
+    } },
+    { name: 'kubeadm', depends: dep, description: 'kubeadm stand-in (imgforge lab)', files: { '/usr/bin/kubeadm': join(STANDINS, 'kubeadm') } },
+    // The kubelet stand-in runs etcd's static pod with Debian's real etcd.
+    { name: 'kubelet', depends: `${dep}, etcd-server`, postinst: join(STANDINS, 'kubelet.postinst'), description: 'kubelet stand-in (imgforge lab)', files: { '/usr/bin/kubelet': join(STANDINS, 'kubelet'), '/lib/systemd/system/kubelet.service': join(STANDINS, 'kubelet.service') } },
+    { name: 'kubectl', depends: dep, description: 'kubectl stand-in (imgforge lab)', files: { '/usr/bin/kubectl': join(STANDINS, 'kubectl') } },
+    { name: 'cri-tools', depends: dep, description: 'crictl stand-in (imgforge lab)', files: { '/usr/bin/crictl': join(STANDINS, 'crictl') } },
+  ];
+}
+
+/** A .deb of the package, its version VERSION-1.1 as pkgs.k8s.io numbers them. */
+function buildDeb(p: Pkg, version: string, out: string): string {
+  const tree = tempDir('imgforge-deb-');
+  for (const [dest, src] of Object.entries(p.files)) {
+    const to = join(tree, dest);
+    mkdirSync(join(to, '..'), { recursive: true });
+    writeFileSync(to, readFileSync(src, 'utf8').replaceAll('@VERSION@', version));
+    chmodSync(to, statSync(src).mode & 0o777);
+  }
+  mkdirSync(join(tree, 'DEBIAN'));
+  if (p.postinst) {
+    writeFileSync(join(tree, 'DEBIAN/postinst'), readFileSync(p.postinst));
+    chmodSync(join(tree, 'DEBIAN/postinst'), 0o755);
+  }
+  writeFileSync(join(tree, 'DEBIAN/control'), `Package: ${p.name}\nVersion: ${version}-1.1\nArchitecture: amd64\nMaintainer: imgforge tests <test@imgforge.invalid>\nDepends: ${p.depends}\nDescription: ${p.description} ${version}\n`);
+  const deb = join(out, `${p.name}_${version}-1.1_amd64.deb`);
+  run('dpkg-deb', ['--root-owner-group', '-Zgzip', '-b', tree, deb]);
+  return deb;
+}
+
+const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/** Build the source for a Kubernetes version into a new folder; returns it and the signing key's fingerprint. */
+export function buildLabSource(kubernetesVersion: string): { dir: string; fingerprint: string } {
+  const dir = tempDir('imgforge-lab-source-');
+  const minor = `v${kubernetesVersion.split('.').slice(0, 2).join('.')}`;
+  const repo = join(dir, 'kubernetes/core:/stable:', minor, 'deb');
+  mkdirSync(repo, { recursive: true });
+  const stanzas = packages(kubernetesVersion).map((p) => {
+    const deb = buildDeb(p, kubernetesVersion, repo);
+    const control = run('dpkg-deb', ['-f', deb]).trimEnd();
+    return `${control}\nFilename: ./${deb.split('/').at(-1)}\nSize: ${statSync(deb).size}\nSHA256: ${sha256(deb)}\n`;
+  });
+  writeFileSync(join(repo, 'Packages'), `${stanzas.join('\n')}`);
+  const size = statSync(join(repo, 'Packages')).size;
+  writeFileSync(join(repo, 'Release'), `Origin: imgforge lab\nLabel: imgforge lab stand-ins\nArchitectures: amd64\nDate: Thu, 01 Jan 2026 00:00:00 UTC\nSHA256:\n ${sha256(join(repo, 'Packages'))} ${size} Packages\n`);
+  const home = tempDir('imgforge-lab-gpg-');
+  const gpg = (...args: string[]): string => run('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
+  gpg('--quick-gen-key', 'imgforge lab source <lab@imgforge.invalid>', 'ed25519', 'sign', 'never');
+  const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(gpg('--with-colons', '--list-keys'))![1]!;
+  gpg('--clearsign', '--digest-algo', 'SHA256', '-o', join(repo, 'InRelease'), join(repo, 'Release'));
+  writeFileSync(join(repo, 'Release.key'), gpg('--armor', '--export'));
+  const pins = parse(readFileSync(PACKAGES_FILE, 'utf8')) as {
+    kubernetes: { fingerprint: string; source: string };
+    cni: { ciliumCli: { version: string; url: string; sha256: { amd64: string }; source: string } };
+  };
+  pins.kubernetes.fingerprint = fingerprint;
+  pins.kubernetes.source = 'the imgforge lab test source (test/lab/source.ts): a key made for this run';
+  // The Cilium CLI's release tarball, at its upstream path under downloads/, pinned by its digest.
+  const cli = pins.cni.ciliumCli;
+  const url = cli.url.replaceAll('{version}', cli.version).replaceAll('{arch}', 'amd64').replace(/^https:\/\//, '');
+  const tarball = join(dir, 'downloads', url);
+  mkdirSync(join(tarball, '..'), { recursive: true });
+  const stage = tempDir('imgforge-cilium-');
+  writeFileSync(join(stage, 'cilium'), readFileSync(join(STANDINS, 'cilium'), 'utf8'));
+  chmodSync(join(stage, 'cilium'), 0o755);
+  run('tar', ['-czf', tarball, '-C', stage, 'cilium']);
+  cli.sha256.amd64 = sha256(tarball);
+  cli.source = 'the imgforge lab test source: the cilium stand-in (test/lab/standins/cilium)';
+  writeFileSync(join(dir, 'packages.yaml'), stringify(pins));
+  return { dir, fingerprint };
+}
+

@@ -1,0 +1,255 @@
+#!/usr/bin/python3
+"""kube-apiserver stand-in for the imgforge lab, run by the kubelet stand-in from the static pod
+manifest kubeadm wrote, with that manifest's flags. It serves HTTPS on --secure-port with the
+certificate kubeadm made (signed by the cluster CA), authenticates clients as kube-apiserver does
+(a certificate of --client-ca-file: CN the user, O the groups; a bootstrap token as the bearer,
+checked against its Secret in kube-system; anonymous for health and cluster-info), and keeps every
+object in the real etcd (--etcd-servers, its JSON gateway /v3/kv/*) under /registry/..., so every
+control plane serves the same cluster. The controllers it stands in for act at once: a CRD is
+Established when created, a kubelet's client CSR from a bootstrap token is signed with the CA."""
+import base64
+import http.server
+import json
+import os
+import ssl
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+sys.path.insert(0, "/usr/lib/imgforge-standins")
+from standin import record  # noqa: E402
+import yaml  # noqa: E402
+
+
+def flags(argv):
+    out = {}
+    for a in argv:
+        if a.startswith("--") and "=" in a:
+            k, v = a[2:].split("=", 1)
+            out[k] = v
+    return out
+
+
+F = flags(sys.argv[1:])
+ETCD = F.get("etcd-servers", "https://127.0.0.1:2379").split(",")
+ETCD_CTX = ssl.create_default_context(cafile=F.get("etcd-cafile"))
+ETCD_CTX.load_cert_chain(F.get("etcd-certfile"), F.get("etcd-keyfile"))
+ADMINS = {"system:masters", "kubeadm:cluster-admins"}
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+def etcd(op, body):
+    last = None
+    for server in ETCD:
+        try:
+            req = urllib.request.Request(server + "/v3/kv/" + op, data=json.dumps(body).encode(), method="POST")
+            with urllib.request.urlopen(req, context=ETCD_CTX, timeout=5) as r:
+                return json.load(r)
+        except Exception as e:  # noqa: BLE001 - any member may be down; try the next
+            last = e
+    raise RuntimeError("etcd: %s" % last)
+
+
+def prefix_end(p):
+    b = bytearray(p.encode())
+    b[-1] += 1
+    return base64.b64encode(bytes(b)).decode()
+
+
+def get(key):
+    kvs = etcd("range", {"key": b64(key)}).get("kvs") or []
+    return json.loads(base64.b64decode(kvs[0]["value"])) if kvs else None
+
+
+def put(key, obj):
+    etcd("put", {"key": b64(key), "value": b64(json.dumps(obj))})
+
+
+def list_(prefix):
+    kvs = etcd("range", {"key": b64(prefix), "range_end": prefix_end(prefix)}).get("kvs") or []
+    return [json.loads(base64.b64decode(kv["value"])) for kv in kvs]
+
+
+def delete(key):
+    return int(etcd("deleterange", {"key": b64(key)}).get("deleted", 0))
+
+
+def parse_path(path):
+    """/api/v1/... or /apis/G/V/...: (group, version, namespace, plural, name) or None."""
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    if parts[:1] == ["api"] and len(parts) >= 3:
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 4:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    ns = None
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        ns, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 2:
+        return None
+    return group, version, ns, rest[0], rest[1] if len(rest) > 1 else None
+
+
+def key_of(group, plural, ns, name=None):
+    return "/registry/%s/%s/%s/%s" % (group or "core", plural, ns or "_", name or "")
+
+
+def sign_csr(obj):
+    """The kube-controller-manager's part: a kubelet client certificate for a bootstrapping node."""
+    req = base64.b64decode(obj["spec"]["request"])
+    with tempfile.TemporaryDirectory() as d:
+        open(os.path.join(d, "csr"), "wb").write(req)
+        open(os.path.join(d, "ext"), "w").write("keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+        out = subprocess.run(["openssl", "x509", "-req", "-in", os.path.join(d, "csr"), "-CA", "/etc/kubernetes/pki/ca.crt",
+                              "-CAkey", "/etc/kubernetes/pki/ca.key", "-CAcreateserial", "-days", "365", "-extfile", os.path.join(d, "ext")],
+                             capture_output=True, check=True, cwd=d).stdout
+    obj.setdefault("status", {})["certificate"] = base64.b64encode(out).decode()
+    obj["status"]["conditions"] = [{"type": "Approved", "status": "True", "reason": "AutoApproved"}]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("apiserver: " + fmt % args + "\n")
+
+    def who(self):
+        cert = self.connection.getpeercert()
+        if cert:
+            subject = dict(x[0] for x in cert.get("subject", ()))
+            groups = [v for rdn in cert.get("subject", ()) for (k, v) in rdn if k == "organizationName"]
+            return subject.get("commonName", ""), set(groups)
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer ") and "." in auth:
+            tid, secret = auth[7:].split(".", 1)
+            s = get(key_of("", "secrets", "kube-system", "bootstrap-token-" + tid))
+            data = (s or {}).get("data", {})
+            if data and base64.b64decode(data.get("token-secret", "")).decode() == secret \
+                    and base64.b64decode(data.get("usage-bootstrap-authentication", "")).decode() == "true":
+                return "system:bootstrap:" + tid, {"system:bootstrappers"}
+            return None, None
+        return "system:anonymous", {"system:unauthenticated"}
+
+    def send(self, code, obj=None, text=None):
+        body = (text if text is not None else json.dumps(obj if obj is not None else {})).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain" if text is not None else "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def status(self, code, reason, message):
+        self.send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "message": message, "code": code})
+
+    def allowed(self, user, groups, verb, p):
+        group, _, ns, plural, name = p
+        if groups & ADMINS:
+            return True
+        if verb == "get" and ns == "kube-public" and plural == "configmaps" and name == "cluster-info":
+            return True
+        if "system:bootstrappers" in groups:
+            return (plural == "certificatesigningrequests" and verb in ("create", "get")) or \
+                   (ns == "kube-system" and plural == "configmaps" and verb == "get" and name in ("kubeadm-config", "kubelet-config"))
+        if "system:nodes" in groups:
+            return plural in ("nodes", "leases") or (verb == "get" and plural == "configmaps")
+        return False
+
+    def handle_any(self, verb):
+        path = self.path.split("?")[0]
+        if path in ("/readyz", "/healthz", "/livez"):
+            try:
+                etcd("range", {"key": b64("/registry/health")})
+                return self.send(200, text="ok")
+            except Exception as e:  # noqa: BLE001
+                return self.send(500, text="etcd: %s" % e)
+        if path == "/version":
+            return self.send(200, {"gitVersion": "v" + os.environ.get("IMGFORGE_STANDIN_VERSION", "@VERSION@")})
+        p = parse_path(path)
+        if not p:
+            return self.status(404, "NotFound", "the server could not find the requested resource")
+        user, groups = self.who()
+        if user is None:
+            return self.status(401, "Unauthorized", "Unauthorized")
+        group, version, ns, plural, name = p
+        kverb = {"GET": "get" if name else "list", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[verb]
+        if not self.allowed(user, groups, kverb, p):
+            return self.status(403, "Forbidden", '%s "%s" is forbidden: User "%s" cannot %s' % (plural, name or "", user, kverb))
+        body = None
+        if verb in ("POST", "PUT", "PATCH"):
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body = yaml.safe_load(raw) if "yaml" in self.headers.get("Content-Type", "") else json.loads(raw or b"{}")
+        if verb == "GET" and name:
+            obj = get(key_of(group, plural, ns, name))
+            return self.send(200, obj) if obj else self.status(404, "NotFound", '%s "%s" not found' % (plural, name))
+        if verb == "GET":
+            return self.send(200, {"kind": "List", "apiVersion": "v1", "items": list_(key_of(group, plural, ns))})
+        if verb == "DELETE":
+            return self.send(200, {"kind": "Status", "status": "Success"}) if delete(key_of(group, plural, ns, name)) \
+                else self.status(404, "NotFound", '%s "%s" not found' % (plural, name))
+        obj_name = name or body.get("metadata", {}).get("name")
+        k = key_of(group, plural, ns, obj_name)
+        old = get(k)
+        if verb == "POST" and old:
+            return self.status(409, "AlreadyExists", '%s "%s" already exists' % (plural, obj_name))
+        if verb == "PUT" and not old:
+            return self.status(404, "NotFound", '%s "%s" not found' % (plural, obj_name))
+        if verb == "PATCH" and "merge-patch" in self.headers.get("Content-Type", "") and old:
+            body = merge(old, body)
+        body.setdefault("metadata", {})["name"] = obj_name
+        if ns:
+            body["metadata"]["namespace"] = ns
+        if plural == "customresourcedefinitions":
+            body["status"] = {"conditions": [{"type": "Established", "status": "True"}, {"type": "NamesAccepted", "status": "True"}]}
+        if plural == "certificatesigningrequests" and "system:bootstrappers" in groups | (groups & ADMINS):
+            sign_csr(body)
+        put(k, body)
+        if not (plural == "nodes" and verb == "PUT"):  # a kubelet's heartbeat every few seconds is not worth a line
+            record("kube-apiserver", "ok", args=[], verb=verb, path=path, user=user)
+        return self.send(201 if verb == "POST" else 200, body)
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
+
+    def do_PATCH(self):
+        self.handle_any("PATCH")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+
+def merge(old, patch):
+    """JSON merge patch (RFC 7386)."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(old) if isinstance(old, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge(out.get(k), v)
+    return out
+
+
+def main():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(F["tls-cert-file"], F["tls-private-key-file"])
+    ctx.load_verify_locations(F["client-ca-file"])
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    server = http.server.ThreadingHTTPServer((F.get("bind-address", "0.0.0.0"), int(F.get("secure-port", "6443"))), Handler)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    record("kube-apiserver", "started")
+    server.serve_forever()
+
+
+main()
