@@ -150,13 +150,16 @@ export function planImage(args: {
       throw imgforgeError('BaseInvalid', { path: b.file, detail: `a blob at bytes ${b.offsetBytes}-${end} would overlap the GPT or the first partition (sector ${firstPartition})` });
     }
   });
+  const bootAreaEnd = Math.min(firstPartition, ...base.partitions.map((p) => p.firstLba));
   const volumeId = createHash('sha256').update(`${cluster}\0${node}\0cidata`).digest('hex').slice(0, 8);
   return {
     sizeBytes: sizeSectors * SECTOR_BYTES,
     diskGuid: guid('disk'),
     partitions: partitions.sort((a, b) => a.firstLba - b.firstLba),
-    // Sectors 0-33 hold the new GPT; what the base kept after them (idbloader at sector 64) is copied as it was.
-    bootArea: profile.boot.keepBootArea && firstPartition > gptHeadSectors() ? { fromByte: gptHeadSectors() * SECTOR_BYTES, toByte: firstPartition * SECTOR_BYTES } : null,
+    // Sectors 0-33 hold the new GPT; what the base kept after them (idbloader at sector 64) is
+    // copied as it was, up to the first partition of the base or of the image, whichever is first:
+    // never a partition's bytes.
+    bootArea: profile.boot.keepBootArea && bootAreaEnd > gptHeadSectors() ? { fromByte: gptHeadSectors() * SECTOR_BYTES, toByte: bootAreaEnd * SECTOR_BYTES } : null,
     // Legacy BIOS runs sector 0's code, which loads GRUB's core from the BIOS boot partition by
     // sector number: that partition stays in place, so the base's code stays valid.
     keepBootCode: roles.has('biosBoot'),

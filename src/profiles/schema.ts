@@ -111,8 +111,13 @@ export const Boot = z.strictObject({
     /** Byte offset on the disk. */
     offsetBytes: z.number().int().nonnegative(),
   })).default([]),
-  /** Copy the base image's bytes between the partition table and the first partition (where boards without SPI flash keep U-Boot). @default false */
-  keepBootArea: z.boolean().default(false),
+  /**
+   * Copy the base image's bytes between its partition table and its first partition: where boards
+   * boot U-Boot from the medium (Rockchip's idbloader at sector 64) and BIOS GRUB may sit on an MBR
+   * disk. They cost at most a MiB and may be the only boot loader a board has, so every board keeps
+   * them; false writes zeros there instead. @default true
+   */
+  keepBootArea: z.boolean().default(true),
   /** First sector a partition may start at (512-byte sectors); keeps the bootloader area free. */
   firstSector: z.number().int().min(34).default(2048),
   /** Serial console as the kernel takes it, e.g. ttyS2,1500000n8. */

@@ -216,10 +216,14 @@ describe('build from a Hardkernel-shaped base (MBR) for the ODROID boards', { co
     assert.match(bmap, new RegExp(`>\\s*${(ceph.start * 512) / 4096}-`), 'the head of the ceph partition is mapped, so flashing zeroes stale signatures');
   });
 
-  test('the ODROID-M2 image keeps the base\'s U-Boot area; the M1 image does not need it', () => {
+  test('both ODROID images keep the base\'s U-Boot area (an M1 without SPI firmware boots from it too), and nothing past it', () => {
     const area = (f: string): Buffer => readRange(f, 64 * 512, bootArea.length);
     assert.ok(area(join(out, 'worker02.img')).equals(bootArea));
-    assert.ok(area(join(out, 'cp01.img')).every((b) => b === 0));
+    assert.ok(area(join(out, 'cp01.img')).equals(bootArea));
+    for (const node of ['cp01', 'worker02']) {
+      const m = JSON.parse(readFileSync(join(out, `${node}.manifest.json`), 'utf8')) as { image: { keepBootArea: { fromByte: number; toByte: number } } };
+      assert.deepEqual(m.image.keepBootArea, { fromByte: 34 * 512, toByte: 2048 * 512 }, `${node}: up to the base's first partition`);
+    }
   });
 });
 
