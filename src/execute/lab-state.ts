@@ -1,4 +1,4 @@
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, realpathSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseEvents, type Event } from '../protocol/events.ts';
@@ -35,12 +35,16 @@ export async function writeState(dir: string, state: LabState): Promise<void> {
   await rename(join(dir, `${STATE}.tmp`), join(dir, STATE));
 }
 
-/** The pid is a process working in the lab folder: not a stranger that reused the number. */
+/**
+ * The pid is a process working in the lab folder: not a stranger that reused the number. The
+ * kernel names a working folder by its real path, so a lab folder reached through a symbolic link
+ * is compared as its real path.
+ */
 export function alive(pid: number | null, dir: string): boolean {
   if (pid === null) return false;
   try {
     process.kill(pid, 0);
-    return readlinkSync(`/proc/${pid}/cwd`) === dir;
+    return readlinkSync(`/proc/${pid}/cwd`) === realpathSync(dir);
   } catch {
     return false;
   }

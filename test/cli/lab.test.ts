@@ -57,7 +57,28 @@ test('lab up refuses a second lab in the same folder while the first runs', asyn
     const r = await cli(['--config', file, 'lab', 'up', '--offline']);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /A lab is up in .* \(running: vm1\)/);
+    // The same lab through a symbolic link to its folder is the same running lab (lab down must find its processes).
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync(lab, join(dir, 'lab-link'));
+    const linked = await cli(['--config', file, 'lab', 'up', '--offline', '--dir', join(dir, 'lab-link')]);
+    assert.equal(linked.code, 2, linked.stderr);
+    assert.match(linked.stderr, /\(running: vm1\)/);
   } finally {
     process.chdir(cwd);
   }
+});
+
+test('lab up --source: a folder without packages.yaml, or with one that is not valid, is a bad flag naming it; nothing booted', async () => {
+  const { dir, file } = config();
+  const source = join(dir, 'source');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(source);
+  const none = await cli(['--config', file, 'lab', 'up', '--offline', '--source', source]);
+  assert.equal(none.code, 2, none.stderr);
+  assert.match(none.stderr, /--source .*source: no packages\.yaml there/);
+  writeFileSync(join(source, 'packages.yaml'), 'kubernetes:\n  url: 42\n');
+  const bad = await cli(['--config', file, 'lab', 'up', '--offline', '--source', source]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--source .*packages\.yaml: .*kubernetes/);
+  assert.equal(existsSync(join(dir, '.imgforge', 'lab')), false, 'no lab folder');
 });

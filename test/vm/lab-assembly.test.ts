@@ -9,38 +9,27 @@
 // the leader deletes the token once both are in. NTP comes from the lab's switch.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEvents } from '../../src/protocol/events.ts';
 import { buildLabSource } from '../lab/source.ts';
-import { cli, requireTool, ROOT, tempDir } from '../helpers.ts';
+import { labFixture, type LabFixture } from '../lab/fixture.ts';
+import { cli, requireTool, ROOT } from '../helpers.ts';
 
 const enabled = process.env['CI'] === 'true' || process.env['IMGFORGE_BOOT_TESTS'] === '1';
 const CACHE = process.env['IMGFORGE_CACHE_DIR'] ?? join(ROOT, '.cache/imgforge');
 
 describe('lab: a leader and a worker assemble from the lab\'s package source', { skip: !enabled && 'set IMGFORGE_BOOT_TESTS=1 (CI runs them)', concurrency: false }, () => {
-  let config = '', key = '', lab = '';
+  let config = '', lab = '';
+  let ssh: LabFixture['ssh'] = () => Promise.reject(new Error('no lab fixture'));
   let source = { dir: '', fingerprint: '' };
   const run = (args: string[]) => cli(['--config', config, 'lab', ...args]);
-  const ssh = (node: string, command: string): Promise<{ code: number; out: string }> => new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/imgforge.js'), '--config', config, 'lab', 'ssh', node, '--key', key, '--', command], { encoding: 'utf8', timeout: 120_000 },
-      (e, stdout, stderr) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, out: stdout + stderr }));
-  });
   const events = (node: string) => parseEvents(readFileSync(join(lab, `${node}.events`), 'utf8')).events;
   const calls = (out: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { tool: string; args: string[]; outcome: string; message?: string; discovered?: string });
 
   before(() => {
     for (const t of ['qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ssh', 'ssh-keygen', 'dpkg-deb', 'gpg']) requireTool(t);
-    const dir = tempDir();
-    key = join(dir, 'id_ed25519');
-    assert.equal(spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ops@lab-test', '-f', key]).status, 0);
-    const pub = spawnSync('cat', [`${key}.pub`], { encoding: 'utf8' }).stdout.trim();
-    config = join(dir, 'images.config.mjs');
-    lab = join(dir, '.imgforge', 'lab');
-    writeFileSync(config, `import base from ${JSON.stringify(join(ROOT, 'test/fixtures/qemu.config.mjs'))};
-const [vm1, vm2] = base.nodes;
-export default { ...base, users: [{ name: 'ops', sshAuthorizedKeys: [${JSON.stringify(pub)}] }], nodes: [{ ...vm1, overrides: undefined }, { ...vm2, overrides: undefined }] };\n`);
+    ({ config, lab, ssh } = labFixture('export default { ...base, users, nodes: [{ ...vm1, overrides: undefined }, { ...vm2, overrides: undefined }] };'));
     source = buildLabSource('1.35.3');
   });
 

@@ -3,11 +3,11 @@
 // the nodes' events (lab status), on what the nodes reach, and on the host's processes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { cli, requireTool, ROOT, tempDir } from '../helpers.ts';
+import { labFixture, type LabFixture } from '../lab/fixture.ts';
+import { cli, requireTool, ROOT } from '../helpers.ts';
 
 const enabled = process.env['CI'] === 'true' || process.env['IMGFORGE_BOOT_TESTS'] === '1';
 const CACHE = process.env['IMGFORGE_CACHE_DIR'] ?? join(ROOT, '.cache/imgforge');
@@ -28,30 +28,18 @@ const labProcesses = (dir: string): number[] => readdirSync('/proc').filter((p) 
 });
 
 describe('lab', { skip: !enabled && 'set IMGFORGE_BOOT_TESTS=1 (CI runs them)', concurrency: false }, () => {
-  let config = '', key = '', lab = '';
+  let config = '', lab = '';
+  let ssh: LabFixture['ssh'] = () => Promise.reject(new Error('no lab fixture'));
   let server: Server | undefined;
   const run = (args: string[]) => cli(['--config', config, 'lab', ...args]);
-  /** lab ssh as users run it: a process of its own, its exit status the command's (not awaited synchronously: this process serves HTTP to the nodes). */
-  const ssh = (node: string, command: string): Promise<{ code: number; out: string }> => new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/imgforge.js'), '--config', config, 'lab', 'ssh', node, '--key', key, '--', command], { encoding: 'utf8', timeout: 120_000 },
-      (e, stdout, stderr) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, out: stdout + stderr }));
-  });
   const status = async (): Promise<Status> => JSON.parse((await run(['status', '--json'])).stdout) as Status;
 
   before(() => {
     for (const t of ['qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ssh', 'ssh-keygen']) requireTool(t);
-    const dir = tempDir();
-    key = join(dir, 'id_ed25519');
-    assert.equal(spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ops@lab-test', '-f', key]).status, 0);
-    const pub = spawnSync('cat', [`${key}.pub`], { encoding: 'utf8' }).stdout.trim();
-    config = join(dir, 'images.config.mjs');
-    lab = join(dir, '.imgforge', 'lab');
     // vm2 is an ODROID-M1 worker: the lab runs it as an x86 VM and says so. No self-assembly here:
-    // the lab is proven as a LAN of booted nodes; the assembly lab tests build on it.
-    writeFileSync(config, `import base from ${JSON.stringify(join(ROOT, 'test/fixtures/qemu.config.mjs'))};
-const [vm1, vm2] = base.nodes;
-export default { ...base, cluster: { ...base.cluster, selfAssembly: false }, users: [{ name: 'ops', sshAuthorizedKeys: [${JSON.stringify(pub)}] }],
-  nodes: [{ ...vm1, overrides: undefined }, { ...vm2, board: 'odroid-m1', overrides: undefined }] };\n`);
+    // the lab is proven as a LAN of booted nodes; the assembly lab test builds on it.
+    ({ config, lab, ssh } = labFixture(`export default { ...base, cluster: { ...base.cluster, selfAssembly: false }, users,
+  nodes: [{ ...vm1, overrides: undefined }, { ...vm2, board: 'odroid-m1', overrides: undefined }] };`));
   });
 
   after(async () => {

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { findingsError } from '../../check/index.ts';
 import { loadCluster } from '../../config/index.ts';
 import { defaultCacheDir } from '../../base/cache.ts';
-import { imgforgeError } from '../../errors/error.ts';
+import { imgforgeError, isImgforgeError } from '../../errors/error.ts';
 import { eventLine, buildLabImages, freeUdpPorts, labDown, labKill, labStart, labUp, watchLab } from '../../execute/lab.ts';
 import { alive, labStatus, readState, type LabState, type LabStatus } from '../../execute/lab-state.ts';
 import { labBoard, labConfigValue, labNotes, labRewrite, type LabMode, type Substitution } from '../../plan/lab-config.ts';
@@ -79,7 +79,10 @@ export async function labUpCommand(targets: string[], opts: GlobalOptions & LabF
   if (source !== undefined && !existsSync(join(source, 'packages.yaml'))) {
     throw imgforgeError('BadFlag', { detail: `--source ${source}: no packages.yaml there (the fingerprints and digests of what the source serves, as in imgforge's data/packages.yaml)` });
   }
-  const packages = source === undefined ? undefined : await loadPackageSources(join(source, 'packages.yaml'));
+  // The source's pins are the user's input: a malformed file is a bad --source, named with its fields.
+  const packages = source === undefined ? undefined : await loadPackageSources(join(source, 'packages.yaml')).catch((e: unknown) => {
+    throw isImgforgeError(e) && e.code === 'ReadFailed' ? imgforgeError('BadFlag', { detail: `--source ${source}: ${e.message}` }) : e;
+  });
   const sourcePort = source === undefined ? undefined : await freePort();
   const url = sourcePort === undefined ? undefined : labSourceUrl(network, sourcePort);
   const offline = mode === 'offline';
