@@ -12,6 +12,9 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // In the repository, the TypeScript sources; in the installed package, the JavaScript built from
 // them (Node does not strip types under node_modules; npm pack builds lib/).
 const { existsSync } = await import('node:fs');
+// V8's code cache for the modules below (Node's module.enableCompileCache, in $TMPDIR/node-compile-cache):
+// start-up falls from about 0.6 s to 0.2 s, which short commands such as flash feel.
+(await import('node:module')).enableCompileCache?.();
 const main = existsSync(new URL('../src/cli/main.ts', import.meta.url)) ? '../src/cli/main.ts' : '../lib/cli/main.js';
 const { entry } = await import(main);
 await entry(process.argv.slice(2));

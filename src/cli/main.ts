@@ -5,6 +5,7 @@ import type { BuildFlags } from './commands/build.ts';
 import type { PlanFlags } from './commands/plan.ts';
 import type { TestFlags } from './commands/test.ts';
 import type { LabFlags } from './commands/lab.ts';
+import type { FlashFlags } from './commands/flash.ts';
 import type { GlobalOptions } from './context.ts';
 import { VERSION } from './version.ts';
 import { errorJson, formatBug, formatError, json, processIo, type Io } from './output.ts';
@@ -32,7 +33,7 @@ function program(io: Io, done: (code: number) => void): Command {
     profiles: () => import('./commands/profiles.ts'), check: () => import('./commands/check.ts'), render: () => import('./commands/render.ts'),
     plan: () => import('./commands/plan.ts'), build: () => import('./commands/build.ts'), inspect: () => import('./commands/inspect.ts'),
     test: () => import('./commands/test.ts'), secrets: () => import('./commands/secrets.ts'), audit: () => import('./commands/audit.ts'),
-    init: () => import('./commands/init.ts'), lab: () => import('./commands/lab.ts'),
+    init: () => import('./commands/init.ts'), lab: () => import('./commands/lab.ts'), flash: () => import('./commands/flash.ts'),
   };
   cli.command('init').description('write a commented starter images.config.ts (at --config) for the boards named, and .imgforge/.gitignore for the secrets')
     .argument('[boards...]', 'board profile names, one node each (default: x86)')
@@ -71,6 +72,19 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--force', 'build even when check finds errors', false)
     .option('--json', 'machine-readable output')
     .action(async (targets: string[], _o, cmd: Command) => done(await (await commands.build()).buildCommand(targets, { ...globals(cmd), ...cmd.opts<BuildFlags>() }, io)));
+  cli.command('flash').description('write an image (or a node\'s, built if missing) to a drive or file: only its mapped blocks, checked as read, the final partition table for the drive\'s size, then read back')
+    .argument('[image|node]', 'image file, or a node hostname')
+    .argument('[drive]', 'whole drive (/dev/sdb, /dev/disk/by-id/...) or a file')
+    .option('--map <node=drive,...>', 'flash several nodes, each to its own drive, at once')
+    .option('--yes', 'write without asking (required when stdin is not a terminal)', false)
+    .option('--no-verify', 'skip reading the drive back')
+    .option('--wipe', 'overwrite a drive that holds data (file systems, LVM, Ceph, ZFS, mdraid, LUKS)', false)
+    .option('-o, --out <dir>', 'where a node\'s image is found or built', 'dist')
+    .option('--base <file|url>', 'base image to build a node from')
+    .option('--allow-unverified', 'build from a base that has no checksum to verify', false)
+    .option('--cache-dir <dir>', 'base image cache')
+    .option('--json', 'JSON lines: the plan, progress and result events')
+    .action(async (image: string | undefined, drive: string | undefined, _o, cmd: Command) => done(await (await commands.flash()).flashCommand(image, drive, { ...globals(cmd), ...cmd.opts<FlashFlags>() }, io)));
   const secrets = cli.command('secrets').description('the cluster\'s CAs, keys, bootstrap token and certificates, kept beside the config (.imgforge/secrets/<cluster>.yaml)');
   secrets.command('init').description('make the cluster\'s secrets; build and render do it on first use')
     .option('--force', 'replace existing secrets (every image built before becomes stale)', false)
@@ -86,10 +100,12 @@ function program(io: Io, done: (code: number) => void): Command {
   secrets.command('issue').description('certificates for etcd members that are new or readdressed; the CAs and the rest stay')
     .option('--json', 'machine-readable output')
     .action(async (_o, cmd: Command) => done(await (await commands.secrets()).secretsIssue(globals(cmd), io)));
-  cli.command('inspect').description('show an image\'s partitions, seed and manifest, and whether it verifies')
-    .argument('<image>', 'image file')
+  cli.command('inspect').description('show an image\'s partitions, seed and manifest, and whether it verifies; or, given a flashed drive, its node, seed and image, and whether the parts that stay as flashed do')
+    .argument('<image|drive>', 'image file, or a flashed drive')
+    .option('--image <file>', 'a drive: the image it was flashed from (default: <out>/<node>.img)')
+    .option('-o, --out <dir>', 'a drive: where its node\'s image is', 'dist')
     .option('--json', 'machine-readable output')
-    .action(async (image: string, _o, cmd: Command) => done(await (await commands.inspect()).inspectCommand(image, globals(cmd), io)));
+    .action(async (image: string, _o, cmd: Command) => done(await (await commands.inspect()).inspectCommand(image, { ...globals(cmd), ...cmd.opts<{ image?: string; out: string }>() }, io)));
   cli.command('audit').description('every private key an image, seed folder or render tree carries, by kind and the node\'s role; exit 1 when a node other than a control plane holds a CA or service-account key, or a key file is not 0600')
     .argument('<image|folder...>', 'image files or folders')
     .option('--json', 'machine-readable output')

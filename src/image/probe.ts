@@ -57,11 +57,12 @@ function probeFs(fd: number, offset: number): { fs: FsKind; label: string } {
   return { fs: 'none', label: '' };
 }
 
-/** Read a base image's partition table (GPT, or MBR for vendor SBC images) and what each partition holds. */
-export function probeBase(path: string): BaseLayout {
+/** Read a base image's (or a drive's) partition table (GPT, or MBR for vendor SBC images) and what each partition holds. */
+export function probeBase(path: string, size?: number): BaseLayout {
   const fd = openSync(path, 'r');
   try {
-    const sizeBytes = fstatSync(fd).size;
+    // A block device's fstat size is 0: its caller passes the size sysfs gives.
+    const sizeBytes = size ?? fstatSync(fd).size;
     const mbr = decodeMbr(readAt(fd, 0, SECTOR_BYTES));
     if (!mbr) throw imgforgeError('BaseInvalid', { path, detail: 'it has no partition table (no MBR boot signature in sector 0)' });
     let table: 'gpt' | 'mbr';

@@ -4,6 +4,7 @@ import { gptHeadSectors, gptTailSectors } from '../image/gpt-format.ts';
 import { deriveGuid } from '../image/guid.ts';
 import type { BaseLayout, BasePartition } from '../image/probe.ts';
 import type { Profile } from '../profiles/schema.ts';
+import type { Layout } from '../config/schema/layout.ts';
 import { placePartitions, planLayout } from './layout.ts';
 
 export const SECTOR_BYTES = 512;
@@ -114,7 +115,7 @@ export function planImage(args: {
     source: { firstLba: p.firstLba, lastLba: p.lastLba },
   });
   const used = new Set(base.partitions.map((p) => p.number));
-  const nextNumber = (): number => { let n = 1; while (used.has(n)) n++; used.add(n); return n; };
+  const nextNumber = (): number => nextFree(used);
 
   const start = alignUp(Math.max(profile.boot.firstSector, gptHeadSectors(), ...others.map((p) => p.lastLba + 1)));
   const cidataFirst = start, cidataLast = start + CIDATA_BYTES / SECTOR_BYTES - 1;
@@ -125,21 +126,13 @@ export function planImage(args: {
   partitions.push({ number: nextNumber(), role: 'cidata', name: 'cidata', typeGuid: TYPE.basicData, uniqueGuid: guid('partition', 'cidata'),
     firstLba: cidataFirst, lastLba: cidataLast, attributes: 0n, source: null });
 
-  let rootLast = rootFirst + rootBaseSectors - 1;
+  partitions.push(fromBase(root, rootFirst, rootFirst + rootBaseSectors - 1));
   if (disk !== null) {
-    const placed = placePartitions(layout, rootFirst, disk);
-    if (typeof placed === 'string') throw imgforgeError('BaseInvalid', { path: args.basePath, detail: `on a ${layout.diskBytes}-byte disk ${placed}` });
-    for (const p of placed) {
-      if (p.role === 'root') {
-        if (p.lastLba < rootFirst + rootBaseSectors - 1) throw imgforgeError('BaseInvalid', { path: args.basePath, detail: `root's declared size is smaller than the base's root file system` });
-        rootLast = p.lastLba;
-      } else {
-        partitions.push({ number: nextNumber(), role: 'reserved', name: p.name, typeGuid: PENDING_TYPE, uniqueGuid: guid('partition', p.name),
-          firstLba: p.firstLba, lastLba: p.lastLba, attributes: 0n, source: null });
-      }
-    }
+    const laid = layOnDisk({ cluster, node, layout: profile.layout, partitions, diskBytes: layout.diskBytes!, rootMinSectors: rootBaseSectors });
+    if (typeof laid === 'string') throw imgforgeError('BaseInvalid', { path: args.basePath, detail: laid });
+    partitions.splice(0, partitions.length, ...laid);
   }
-  partitions.push(fromBase(root, rootFirst, rootLast));
+  const rootLast = partitions.find((p) => p.role === 'root')!.lastLba;
   const sizeSectors = disk ?? alignUp(rootLast + 1 + gptTailSectors());
   const firstPartition = Math.min(...partitions.map((p) => p.firstLba));
   // Blobs go between the primary GPT (sectors 0-33) and the first partition, e.g. Rockchip's
@@ -167,6 +160,41 @@ export function planImage(args: {
     root: { offsetBytes: rootFirst * SECTOR_BYTES, sizeBytes: (rootLast - rootFirst + 1) * SECTOR_BYTES, fs: root.fs === 'ext2' ? 'ext2' : 'ext4' },
     edits: { remove: profile.base.quirks.removeFiles, empty: ['/etc/machine-id'] },
   };
+}
+
+const nextFree = (used: Set<number>): number => { let n = 1; while (used.has(n)) n++; used.add(n); return n; };
+
+/**
+ * A compact image's table laid out on a disk of diskBytes: root grows to its declared end and the
+ * reserved partitions follow it with the pending type, as the first-boot layout stage creates them.
+ * What build --disk-size writes and what flash writes for the drive it finds; the partitions before
+ * root keep their place. A problem, as a sentence, when the layout does not fit.
+ */
+export function layOnDisk(args: {
+  readonly cluster: string; readonly node: string; readonly layout: Layout;
+  /** The compact table: root last, no reserved partitions (any there are placed again). */
+  readonly partitions: readonly ImagePartition[];
+  readonly diskBytes: number;
+  /** Sectors root's file system takes: root may not end before it. */
+  readonly rootMinSectors: number;
+}): ImagePartition[] | string {
+  const root = args.partitions.find((p) => p.role === 'root');
+  if (!root) return 'the image has no root partition';
+  const kept = args.partitions.filter((p) => p.role !== 'root' && p.role !== 'reserved');
+  const placed = placePartitions(planLayout(args.layout, args.diskBytes), root.firstLba, Math.floor(args.diskBytes / SECTOR_BYTES));
+  if (typeof placed === 'string') return `on a ${args.diskBytes}-byte disk ${placed}`;
+  const used = new Set([...kept, root].map((p) => p.number));
+  const out: ImagePartition[] = [...kept];
+  for (const p of placed) {
+    if (p.role === 'root') {
+      if (p.lastLba - p.firstLba + 1 < args.rootMinSectors) return `root's declared size is smaller than the base's root file system`;
+      out.push({ ...root, lastLba: p.lastLba });
+    } else {
+      out.push({ number: nextFree(used), role: 'reserved', name: p.name, typeGuid: PENDING_TYPE, uniqueGuid: deriveGuid(args.cluster, args.node, 'partition', p.name),
+        firstLba: p.firstLba, lastLba: p.lastLba, attributes: 0n, source: null });
+    }
+  }
+  return out.sort((a, b) => a.firstLba - b.firstLba);
 }
 
 /** The image as plan and manifest print it: every partition with its sectors, bytes and GUIDs. */

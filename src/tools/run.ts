@@ -22,6 +22,9 @@ export const TOOLS = {
   e2fsck: { command: 'e2fsck', pkg: 'e2fsprogs' },
   xz: { command: 'xz', pkg: 'xz-utils' },
   filefrag: { command: 'filefrag', pkg: 'e2fsprogs' },
+  blkid: { command: 'blkid', pkg: 'util-linux' },
+  blockdev: { command: 'blockdev', pkg: 'util-linux' },
+  partx: { command: 'partx', pkg: 'util-linux' },
 } as const satisfies Record<string, Tool>;
 
 /** What callers may set; everything else about how tools run is fixed here. */

@@ -9,15 +9,18 @@ import { load as loadYaml } from 'js-yaml';
 import { BUNDLE_NAME } from '../../plan/bundle.ts';
 import { BOOTSTRAP_NAME } from '../../plan/seed.ts';
 import { mdir, mtype, mtypeBytes } from '../../tools/fat.ts';
+import { readSeed, type SeedOnDisk } from '../../drive/seed.ts';
 import { sgdiskVerify } from '../../tools/verify.ts';
 import { formatBytes } from '../../util/size.ts';
 import { json, type Io } from '../output.ts';
 import type { GlobalOptions } from '../context.ts';
 
-const SEED_FILES = ['user-data', 'meta-data', 'network-config', 'vendor-data'];
-
-/** imgforge inspect <image>: its partitions, its seed, its manifest, and whether it verifies. */
-export async function inspectCommand(image: string, opts: GlobalOptions, io: Io): Promise<number> {
+/** imgforge inspect <image|drive>: its partitions, its seed, its manifest, and whether it verifies (a drive: inspect-drive.ts). */
+export async function inspectCommand(image: string, opts: GlobalOptions & { image?: string; out: string }, io: Io): Promise<number> {
+  if (await stat(image).then((s) => s.isBlockDevice(), () => false)) {
+    const { identifyTarget } = await import('../../drive/facts.ts');
+    return (await import('./inspect-drive.ts')).inspectDrive(identifyTarget(image), opts, io);
+  }
   if (!(await stat(image).then((s) => s.isFile(), () => false))) throw imgforgeError('ReadFailed', { path: image, detail: 'no such file' });
   let layout;
   try {
@@ -29,16 +32,12 @@ export async function inspectCommand(image: string, opts: GlobalOptions, io: Io)
   }
   const problems: string[] = [];
   const cidata = layout.partitions.find((p) => p.fs === 'vfat' && p.label.toUpperCase() === 'CIDATA');
-  const seed: { name: string; bytes: number; sha256: string }[] = [];
+  let seed: SeedOnDisk['files'] = [];
   let instanceId: string | null = null;
   if (cidata) {
-    const listing = await mdir(image, cidata.firstLba * 512);
-    for (const name of SEED_FILES) {
-      if (!new RegExp(`${name}$`, 'mi').test(listing)) { if (name === 'user-data' || name === 'meta-data') problems.push(`the seed lacks ${name}`); continue; }
-      const text = await mtype(image, cidata.firstLba * 512, name);
-      seed.push({ name, bytes: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex') });
-      if (name === 'meta-data') instanceId = /instance-id:\s*"?([^"\n]+)"?/.exec(text)?.[1] ?? null;
-    }
+    const found = await readSeed(image, cidata.firstLba * 512);
+    ({ files: seed, instanceId } = found);
+    problems.push(...found.problems);
   } else {
     problems.push('no CIDATA partition: the image carries no seed');
   }
