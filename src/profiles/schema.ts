@@ -58,6 +58,16 @@ const Facts = z.strictObject({
   cloudInit: z.enum(['enabled', 'disabled', 'absent']),
   /** What starts the base on the board, e.g. "GRUB from the image (UEFI or BIOS)". */
   bootedBy: z.string().min(1),
+  /**
+   * The largest boot disk what starts the base is known to see, when it has a limit (the
+   * ODROID-M1's factory Petitboot: about 500 GB): check warns when a node's disk is larger.
+   */
+  bootDiskLimit: z.strictObject({
+    /** The largest disk seen, e.g. "500GB". */
+    size: Bytes.clone(), // its own JSON Schema node: a shared one would carry the first field's description
+    /** What has the limit, where that is known from, and the way past it. */
+    source: z.string().min(1),
+  }).optional(),
   /** Where these facts come from. */
   source: z.string().min(1),
 });

@@ -35,3 +35,17 @@ test('imgforge profiles shows each base\'s facts', async () => {
   const text = await cli(['profiles']);
   assert.match(text.stdout, /\n {2}runs: kernel 4\.19, cgroup v1, cloud-init disabled; booted by Hardkernel U-Boot 2017\.09/);
 });
+
+test('a disk larger than the boot chain is known to see: warned, naming the limit and its source; a smaller one, or a base without the limit, is not', async () => {
+  const big = await findings(odroid({ disk: { size: '1TB' } }));
+  const limit = big.findings.filter((f) => f.id === 'boot-disk-limit');
+  assert.equal(limit.length, 1);
+  assert.equal(limit[0]!.severity, 'warning');
+  assert.match(limit[0]!.message, /^w01's disk \(1000 GB\) is larger than 500 GB, the largest its boot chain \(Hardkernel U-Boot 2017\.09 and Petitboot/);
+  assert.match(limit[0]!.hint!, /inindev\/odroid-m1#4/);
+  assert.deepEqual(limit[0]!.paths, ['nodes[3].disk.size', 'nodes[3].board']);
+  const small = await findings(odroid({ disk: { size: '480GB' } }));
+  assert.ok(!small.findings.some((f) => f.id === 'boot-disk-limit'));
+  const x86 = await findings((c: Obj) => { (c['nodes'] as Obj[]).push(worker(1, { board: 'x86', disk: { size: '4TB' } })); });
+  assert.ok(!x86.findings.some((f) => f.id === 'boot-disk-limit'), 'GRUB from the image has no such limit');
+});

@@ -1,7 +1,10 @@
 import { nodePath, type Finding, type Rule } from '../finding.ts';
 import { etcdMembers } from '../../config/topology.ts';
 
-/** Board vs base architecture, and the media the control plane and etcd sit on. */
+// Disk makers' units, as the sizes of drives and of the limits reported for them are given.
+const gb = (bytes: number): string => `${Number((bytes / 1e9).toPrecision(3))} GB`;
+
+/** Board vs base architecture, the disk sizes the boot chain sees, and the media the control plane and etcd sit on. */
 export const platformRules: Rule = ({ cluster }) => {
   const out: Finding[] = [];
   for (const n of cluster.nodes) {
@@ -10,6 +13,15 @@ export const platformRules: Rule = ({ cluster }) => {
       out.push({ id: 'arch-mismatch', severity: 'error',
         message: `${n.config.hostname}: board ${n.config.board} is ${p.arch} but its base image is ${p.base.arch}; it would not boot.`,
         hint: `Use an ${p.arch} base image for this board.`, paths: [nodePath(n, 'board'), nodePath(n, 'overrides.base')] });
+    }
+  }
+  for (const n of cluster.nodes) {
+    // The boot chain's own limit (a profile fact with its source): a larger disk may not be found at all.
+    const limit = n.profile.base.facts.bootDiskLimit;
+    if (limit && n.diskSize !== undefined && n.diskSize > limit.size) {
+      out.push({ id: 'boot-disk-limit', severity: 'warning',
+        message: `${n.config.hostname}'s disk (${gb(n.diskSize)}) is larger than ${gb(limit.size)}, the largest its boot chain (${n.profile.base.facts.bootedBy}) is known to see.`,
+        hint: `If the board does not list the disk, update what boots it. Source: ${limit.source}`, paths: [nodePath(n, 'disk.size'), nodePath(n, 'board')] });
     }
   }
   const etcd = new Set(etcdMembers(cluster));
