@@ -76,6 +76,7 @@ export function assemblyOf(cluster: Cluster, n: ResolvedNode, sources: PackageSo
     // Stacked etcd only: one learner at a time. External etcd members are not the control planes'.
     after: part === 'control-plane' && c.etcd.topology === 'stacked' && before && before !== leader ? { hostname: before.config.hostname, address: addressOf(before) } : null,
     nodes: cluster.nodes.filter((x) => x.config.role !== 'etcd').map((x) => x.config.hostname),
+    controlPlanes: cluster.nodes.filter((x) => x.config.role === 'control-plane').map((x) => x.config.hostname),
     etcdEndpoints: etcdMembers(cluster).flatMap((m) => (addressOf(m) ? [`https://${addressOf(m)}:2379`] : [])),
     apiServerPort: API_SERVER_PORT,
     etcd: null,
@@ -117,6 +118,7 @@ function etcdNode(cluster: Cluster, n: ResolvedNode, sources: PackageSources): A
     part: 'etcd',
     after: null,
     nodes: cluster.nodes.filter((x) => x.config.role !== 'etcd').map((x) => x.config.hostname),
+    controlPlanes: cluster.nodes.filter((x) => x.config.role === 'control-plane').map((x) => x.config.hostname),
     etcdEndpoints: members.flatMap((m) => (addressOf(m) ? [`https://${addressOf(m)}:2379`] : [])),
     apiServerPort: API_SERVER_PORT,
     etcd: {

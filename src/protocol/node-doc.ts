@@ -42,6 +42,8 @@ const Assembly = z.strictObject({
   after: z.strictObject({ hostname: Name, address: Ip.nullable() }).nullable(),
   /** Every node that joins Kubernetes, in config order: what imgforge-status counts as joined or not yet. */
   nodes: z.array(Name),
+  /** The control planes among them: one has joined only when kubeadm has marked its Node (the last phase of its join), not when it registered. */
+  controlPlanes: z.array(Name),
   /** etcd client URLs of the members with static addresses, for the waits and the worker's member. */
   etcdEndpoints: z.array(Url),
   /** The API server's own port on a control plane. */

@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # shellcheck disable=SC2034 # CHECK_MSG is read by run-stage, which sources this file.
-# shellcheck disable=SC2154 # IMGFORGE_* come from node.env, which is node.json (assembly.nodes) as variables.
+# shellcheck disable=SC2154 # IMGFORGE_* come from node.env, which is node.json (assembly.nodes, .controlPlanes) as variables.
 # Stage "token-cleanup", on the leader: once every node of the config has joined, the bootstrap
 # token they joined with is deleted (kubeadm token delete), so the token baked into every image
 # no longer lets anything join. Until then it waits, with a deadline; the next boot waits again.
@@ -13,10 +13,18 @@ TOKEN_ID=$(sed -n 's/^  - token: \([a-z0-9]\{6\}\)\..*/\1/p' "$KUBEADM_CONF" 2>/
 
 token_gone() { ! kctl -n kube-system get secret "bootstrap-token-$TOKEN_ID" >/dev/null 2>&1; }
 
-# The nodes of the config that have not joined yet, one per line.
+# The nodes of the config that have not joined yet, one per line. A control plane's Node is
+# registered half way through its join (kubelet-start), before its etcd member is promoted: it
+# has joined once kubeadm marked it (mark-control-plane, the join's last phase). Deleting the
+# token earlier would leave a control plane whose join a power cut interrupted unable to join again.
 missing() {
   joined=$(kctl get nodes -o name 2>/dev/null | sed 's|^node/||') || return 0
-  for n in $IMGFORGE_ASSEMBLY_NODES; do printf '%s\n' "$joined" | grep -qx "$n" || echo "$n"; done
+  marked=$(kctl get nodes -l node-role.kubernetes.io/control-plane -o name 2>/dev/null | sed 's|^node/||') || return 0
+  for n in $IMGFORGE_ASSEMBLY_NODES; do
+    printf '%s\n' "$joined" | grep -qx "$n" || { echo "$n"; continue; }
+    printf '%s\n' "${IMGFORGE_ASSEMBLY_CONTROL_PLANES:-}" | grep -qx "$n" || continue
+    printf '%s\n' "$marked" | grep -qx "$n" || echo "$n"
+  done
 }
 
 all_joined() {
