@@ -128,7 +128,8 @@ export async function watchLab(dir: string, state: LabState, opts: WatchOptions)
       for (const e of events.slice(seen.get(n.hostname) ?? 0)) opts.onEvent?.(t, n.hostname, e);
       seen.set(n.hostname, events.length);
     }
-    const status = await labStatus(dir, state);
+    // Another `lab kill` or `lab start` may have changed the pids meanwhile: lab.json is the truth.
+    const status = await labStatus(dir, (await readState(dir)) ?? state);
     const on = status.nodes.filter((n) => n.power === 'on');
     const ended = on.every((n) => n.reported !== null);
     let outcome: 'formed' | 'failed' | 'timeout' | 'stopped' | null = null;

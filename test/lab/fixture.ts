@@ -33,3 +33,23 @@ ${body}\n`);
   });
   return { config, key, lab: join(dir, '.imgforge', 'lab'), ssh };
 }
+
+/** Commands whose output `assertInstalled` judges: what apt installed from where, what runs, the clock. */
+export const INSTALLED = [
+  "dpkg-query -W -f '${Package} ${Version}\\n' kubeadm kubelet kubectl cri-tools",
+  'apt-mark showhold',
+  'GNUPGHOME=$(mktemp -d) gpg --show-keys --with-colons /etc/apt/keyrings/imgforge-kubernetes.gpg 2>/dev/null | awk -F: \'$1 == "fpr" { print "fpr", $10; exit }\'',
+  'systemctl is-active containerd keepalived kubelet',
+  'grep sandbox_image /etc/containerd/config.toml',
+  'test -e /run/systemd/timesync/synchronized && echo ntp synchronized',
+];
+
+/** A control plane installed from the lab's source at 1.35.3: by the source's key, held, running, its clock synced from the lab. */
+export function assertInstalled(out: string, fingerprint: string): void {
+  for (const p of ['kubeadm', 'kubelet', 'kubectl', 'cri-tools']) assert.match(out, new RegExp(`^${p} 1\\.35\\.3-1\\.1$`, 'm'));
+  for (const p of ['kubeadm', 'kubelet', 'kubectl']) assert.match(out, new RegExp(`^${p}$`, 'm'), `${p} is held`);
+  assert.match(out, new RegExp(`^fpr ${fingerprint}$`, 'm'), 'the keyring is the source\'s key, accepted by its pinned fingerprint');
+  assert.match(out, /^active\nactive\nactive$/m, 'containerd, keepalived and the kubelet run');
+  assert.match(out, /sandbox_image = "registry\.k8s\.io\/pause:3\.10\.1"/, 'containerd got the pause image kubeadm names');
+  assert.match(out, /^ntp synchronized$/m, 'the node synced its clock from the lab');
+}

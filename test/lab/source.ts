@@ -31,7 +31,11 @@ function packages(version: string): Pkg[] {
       ...Object.fromEntries(['standin.py', 'strict.py', 'kube.py', 'pki.py', 'apiserver.py'].map((f) => [`/usr/lib/imgforge-standins/${f}`, join(STANDINS, f)])),
       ...Object.fromEntries(readdirSync(FIELDS).map((f) => [`/usr/share/imgforge-standins/fields/${f}`, join(FIELDS, f)])),
     } },
-    { name: 'kubeadm', depends: dep, description: 'kubeadm stand-in (imgforge lab)', files: { '/usr/bin/kubeadm': join(STANDINS, 'kubeadm') } },
+    // A joining control plane's kubeadm adds and promotes its etcd member with etcdctl.
+    { name: 'kubeadm', depends: `${dep}, etcd-client`, description: 'kubeadm stand-in (imgforge lab)', files: {
+      '/usr/bin/kubeadm': join(STANDINS, 'kubeadm'),
+      ...Object.fromEntries(['kubeadm_init.py', 'kubeadm_join.py'].map((f) => [`/usr/lib/imgforge-standins/${f}`, join(STANDINS, f)])),
+    } },
     // The kubelet stand-in runs etcd's static pod with Debian's real etcd.
     { name: 'kubelet', depends: `${dep}, etcd-server`, postinst: join(STANDINS, 'kubelet.postinst'), description: 'kubelet stand-in (imgforge lab)', files: { '/usr/bin/kubelet': join(STANDINS, 'kubelet'), '/lib/systemd/system/kubelet.service': join(STANDINS, 'kubelet.service') } },
     { name: 'kubectl', depends: dep, description: 'kubectl stand-in (imgforge lab)', files: { '/usr/bin/kubectl': join(STANDINS, 'kubectl') } },
@@ -84,6 +88,7 @@ export function buildLabSource(kubernetesVersion: string): { dir: string; finger
   const pins = parse(readFileSync(PACKAGES_FILE, 'utf8')) as {
     kubernetes: { fingerprint: string; source: string };
     cni: { ciliumCli: { version: string; url: string; sha256: { amd64: string }; source: string } };
+    gatewayApi: { url: string; sha256: { standard: Record<string, string> }; source: string };
   };
   pins.kubernetes.fingerprint = fingerprint;
   pins.kubernetes.source = 'the imgforge lab test source (test/lab/source.ts): a key made for this run';
@@ -98,7 +103,28 @@ export function buildLabSource(kubernetesVersion: string): { dir: string; finger
   run('tar', ['-czf', tarball, '-C', stage, 'cilium']);
   cli.sha256.amd64 = sha256(tarball);
   cli.source = 'the imgforge lab test source: the cilium stand-in (test/lab/standins/cilium)';
+  // The Gateway API CRDs of every pinned standard-channel version, at the release's path, pinned by digest.
+  const gw = pins.gatewayApi;
+  for (const version of Object.keys(gw.sha256.standard)) {
+    const file = join(dir, 'downloads', gw.url.replaceAll('{version}', version).replaceAll('{channel}', 'standard').replace(/^https:\/\//, ''));
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, gatewayApiCrds(version));
+    gw.sha256.standard[version] = sha256(file);
+  }
+  gw.source = 'the imgforge lab test source: CRDs named as the Gateway API release\'s standard channel';
   writeFileSync(join(dir, 'packages.yaml'), stringify(pins));
   return { dir, fingerprint };
 }
 
+
+/** The standard channel's CRDs (names, kinds, scope as the release has them), each with an open schema. */
+function gatewayApiCrds(version: string): string {
+  const kinds = [['GatewayClass', 'gatewayclasses', 'Cluster'], ['Gateway', 'gateways', 'Namespaced'], ['HTTPRoute', 'httproutes', 'Namespaced'],
+    ['GRPCRoute', 'grpcroutes', 'Namespaced'], ['ReferenceGrant', 'referencegrants', 'Namespaced']] as const;
+  return kinds.map(([kind, plural, scope]) => stringify({
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.gateway.networking.k8s.io`, annotations: { 'gateway.networking.k8s.io/bundle-version': `v${version}`, 'gateway.networking.k8s.io/channel': 'standard' } },
+    spec: { group: 'gateway.networking.k8s.io', scope, names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }] },
+  })).join('---\n');
+}

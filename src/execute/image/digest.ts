@@ -3,6 +3,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { renderBmap, BMAP_BLOCK_BYTES as BLOCK } from '../../image/bmap.ts';
 import { dataExtents, type Extent } from '../../tools/filefrag.ts';
 import { CHUNK_BYTES, readPieces } from './copy.ts';
+import { merge } from '../../plan/extents.ts';
 
 const ZEROS = Buffer.alloc(CHUNK_BYTES);
 const ZERO_BLOCK = ZEROS.subarray(0, BLOCK);
@@ -127,7 +128,7 @@ class ImageHasher {
   /** Hash [position, until) of the file open at fd, whose data lies only within `extents` there. */
   async feed(fd: FileHandle, extents: readonly Extent[], until: number): Promise<void> {
     // Widened to whole blocks (reading a little more is harmless; a block is only ever judged whole).
-    const within = mergeExtents(extents.map((e) => {
+    const within = merge(extents.map((e) => {
       const a = Math.max(this.position, Math.floor(e.offset / BLOCK) * BLOCK), b = Math.min(until, Math.ceil((e.offset + e.length) / BLOCK) * BLOCK);
       return { offset: a, length: b - a };
     }));
@@ -175,16 +176,6 @@ export async function digestHead(path: string, size: number, mustMap: readonly E
 /** Forget a head start (the build failed before digesting). */
 export function dropDigestHead(path: string): void {
   headStarts.delete(path);
-}
-
-function mergeExtents(regions: readonly Extent[]): Extent[] {
-  const out: Extent[] = [];
-  for (const e of [...regions].filter((x) => x.length > 0).sort((a, b) => a.offset - b.offset)) {
-    const prev = out.at(-1);
-    if (prev && e.offset <= prev.offset + prev.length) out[out.length - 1] = { offset: prev.offset, length: Math.max(prev.length, e.offset + e.length - prev.offset) };
-    else out.push(e);
-  }
-  return out;
 }
 
 /**

@@ -47,7 +47,7 @@ def etcd(op, body):
     for server in ETCD:
         try:
             req = urllib.request.Request(server + "/v3/kv/" + op, data=json.dumps(body).encode(), method="POST")
-            with urllib.request.urlopen(req, context=ETCD_CTX, timeout=5) as r:
+            with urllib.request.urlopen(req, context=ETCD_CTX, timeout=10) as r:
                 return json.load(r)
         except Exception as e:  # noqa: BLE001 - any member may be down; try the next
             last = e
@@ -114,6 +114,7 @@ def sign_csr(obj):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle keep-alive connection is closed, its thread ended
 
     def log_message(self, fmt, *args):
         sys.stderr.write("apiserver: " + fmt % args + "\n")
@@ -156,7 +157,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return (plural == "certificatesigningrequests" and verb in ("create", "get")) or \
                    (ns == "kube-system" and plural == "configmaps" and verb == "get" and name in ("kubeadm-config", "kubelet-config"))
         if "system:nodes" in groups:
-            return plural in ("nodes", "leases") or (verb == "get" and plural == "configmaps")
+            # The node authorizer lets a kubelet manage its own mirror Pods (list them too, here).
+            return plural in ("nodes", "leases", "pods") or (verb == "get" and plural == "configmaps")
         return False
 
     def handle_any(self, verb):
@@ -191,7 +193,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if verb == "DELETE":
             return self.send(200, {"kind": "Status", "status": "Success"}) if delete(key_of(group, plural, ns, name)) \
                 else self.status(404, "NotFound", '%s "%s" not found' % (plural, name))
-        obj_name = name or body.get("metadata", {}).get("name")
+        meta = body.setdefault("metadata", {})
+        if verb == "POST" and not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + os.urandom(3).hex()[:5]  # as the API server's names.SimpleNameGenerator
+        obj_name = name or meta.get("name")
         k = key_of(group, plural, ns, obj_name)
         old = get(k)
         if verb == "POST" and old:
@@ -208,7 +213,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if plural == "certificatesigningrequests" and "system:bootstrappers" in groups | (groups & ADMINS):
             sign_csr(body)
         put(k, body)
-        if not (plural == "nodes" and verb == "PUT"):  # a kubelet's heartbeat every few seconds is not worth a line
+        if not (plural == "nodes" and verb in ("PUT", "PATCH") and user.startswith("system:node:")):  # a kubelet's heartbeat is not worth a line
             record("kube-apiserver", "ok", args=[], verb=verb, path=path, user=user)
         return self.send(201 if verb == "POST" else 200, body)
 
@@ -241,13 +246,32 @@ def merge(old, patch):
     return out
 
 
+class Server(http.server.ThreadingHTTPServer):
+    """TLS per connection, in the connection's own thread and with a deadline: a listening socket
+    wrapped whole does each handshake in the accept loop, where one client that connects and sends
+    nothing (a port probe) stops the server for every other client."""
+    daemon_threads = True
+
+    def __init__(self, address, ctx):
+        super().__init__(address, Handler)
+        self.ctx = ctx
+
+    def finish_request(self, request, client_address):
+        request.settimeout(30)
+        try:
+            tls = self.ctx.wrap_socket(request, server_side=True)
+        except OSError:
+            request.close()
+            return
+        self.RequestHandlerClass(tls, client_address, self)
+
+
 def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(F["tls-cert-file"], F["tls-private-key-file"])
     ctx.load_verify_locations(F["client-ca-file"])
     ctx.verify_mode = ssl.CERT_OPTIONAL
-    server = http.server.ThreadingHTTPServer((F.get("bind-address", "0.0.0.0"), int(F.get("secure-port", "6443"))), Handler)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    server = Server((F.get("bind-address", "0.0.0.0"), int(F.get("secure-port", "6443"))), ctx)
     record("kube-apiserver", "started")
     server.serve_forever()
 

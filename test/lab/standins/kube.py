@@ -5,6 +5,7 @@ import json
 import os
 import ssl
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -33,8 +34,11 @@ class _Files:
 
 
 class Client:
-    def __init__(self, kubeconfig=None, server=None, ca_pem=None, token=None, timeout=10):
+    # kubeadm's own API calls wait up to timeouts.kubernetesAPICall (v1beta4 default 1m0s): an API
+    # server busy signing four nodes' CSRs under emulation answers in seconds, not milliseconds.
+    def __init__(self, kubeconfig=None, server=None, ca_pem=None, token=None, timeout=60, retry=120):
         self.timeout = timeout
+        self.retry = retry
         self.token = token
         if kubeconfig:
             cfg = yaml.safe_load(open(kubeconfig, encoding="utf-8"))
@@ -62,17 +66,25 @@ class Client:
                 self.ctx.verify_mode = ssl.CERT_NONE
 
     def request(self, method, path, body=None, content_type="application/json"):
+        """One request; a connection refused, reset or timed out is tried again for up to `retry`
+        seconds, as kubeadm's API calls are (apiclient's polls): a VIP moving, an API server busy."""
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        req = urllib.request.Request(self.server.rstrip("/") + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", content_type)
-        if self.token:
-            req.add_header("Authorization", "Bearer " + self.token)
-        try:
-            with urllib.request.urlopen(req, context=self.ctx, timeout=self.timeout) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
+        deadline = time.time() + self.retry
+        while True:
+            req = urllib.request.Request(self.server.rstrip("/") + path, data=data, method=method)
+            if data is not None:
+                req.add_header("Content-Type", content_type)
+            if self.token:
+                req.add_header("Authorization", "Bearer " + self.token)
+            try:
+                with urllib.request.urlopen(req, context=self.ctx, timeout=self.timeout) as r:
+                    return r.status, r.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read()
+            except OSError:
+                if time.time() + 2 > deadline:
+                    raise
+                time.sleep(2)
 
     def get(self, path):
         code, body = self.request("GET", path)
@@ -93,7 +105,7 @@ class Client:
 KINDS = {
     "ConfigMap": ("/api/v1", "configmaps", True), "Secret": ("/api/v1", "secrets", True), "Node": ("/api/v1", "nodes", False),
     "Namespace": ("/api/v1", "namespaces", False), "ServiceAccount": ("/api/v1", "serviceaccounts", True),
-    "Service": ("/api/v1", "services", True),
+    "Service": ("/api/v1", "services", True), "Pod": ("/api/v1", "pods", True),
     "Deployment": ("/apis/apps/v1", "deployments", True), "DaemonSet": ("/apis/apps/v1", "daemonsets", True),
     "CustomResourceDefinition": ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False),
     "Installation": ("/apis/operator.tigera.io/v1", "installations", False),
@@ -102,7 +114,7 @@ KINDS = {
 ALIASES = {"configmap": "ConfigMap", "cm": "ConfigMap", "secret": "Secret", "node": "Node", "no": "Node", "namespace": "Namespace",
            "ns": "Namespace", "deployment": "Deployment", "deploy": "Deployment", "daemonset": "DaemonSet", "ds": "DaemonSet",
            "crd": "CustomResourceDefinition", "customresourcedefinition": "CustomResourceDefinition", "installation": "Installation",
-           "serviceaccount": "ServiceAccount", "service": "Service", "csr": "CertificateSigningRequest"}
+           "serviceaccount": "ServiceAccount", "service": "Service", "pod": "Pod", "po": "Pod", "csr": "CertificateSigningRequest"}
 
 
 def kind_of(word):
