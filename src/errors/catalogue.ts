@@ -1,41 +1,15 @@
 /**
  * Every error imgforge reports, in one place. Library code throws these; only the CLI prints
- * them and turns their category into an exit code (see exitCodes).
+ * them and turns their category into an exit code (see exitCodes). The errors of the commands
+ * that act on drives and machines (flash, lab) are in catalogue-machines.ts.
  */
+import { entry, type Entry } from './entry.ts';
+import { machineEntries } from './catalogue-machines.ts';
 
-/** What kind of failure it is; decides the exit code. */
-export type Category =
-  | 'findings' // the cluster described has errors (imgforge check)
-  | 'input' // the config, a profile or a flag is wrong
-  | 'unsupported' // asked for something imgforge cannot do
-  | 'environment' // the host lacks something (Node version, a tool)
-  | 'dependency' // an external tool ran and failed
-  | 'io' // reading or writing a file failed
-  | 'assembly' // an image could not be put together
-  | 'bug'; // imgforge itself is wrong
-
-/** Stable exit codes, after Talos's table (pkg/machinery/constants: 2 invalid input, 3 unsupported …). */
-export const exitCodes: Readonly<Record<Category, number>> = {
-  findings: 1,
-  input: 2,
-  unsupported: 3,
-  environment: 4,
-  dependency: 5,
-  io: 6,
-  assembly: 7,
-  bug: 70, // sysexits.h EX_SOFTWARE
-};
-
-export interface Entry<A> {
-  readonly category: Category;
-  readonly title: string;
-  readonly message: (args: A) => string;
-  readonly hint?: (args: A) => string;
-}
-
-const entry = <A>(e: Entry<A>): Entry<A> => e;
+export { exitCodes, type Category, type Entry } from './entry.ts';
 
 export const catalogue = {
+  ...machineEntries,
   ConfigNotFound: entry<{ path: string }>({
     category: 'input',
     title: 'Config file not found',
@@ -251,48 +225,6 @@ export const catalogue = {
     message: (a) => `${a.path} was made for another shape of this cluster:`,
     hint: () => '`imgforge secrets issue` certifies etcd members that are new or readdressed and keeps the rest; `imgforge secrets init --force` makes all new secrets.',
   }),
-  FlashBadTarget: entry<{ target: string; detail: string }>({
-    category: 'input',
-    title: 'Not a flash target',
-    message: (a) => `${a.target}: ${a.detail}.`,
-    hint: () => 'Name a whole drive (/dev/sdb, /dev/nvme1n1, /dev/disk/by-id/...) or a regular file; `lsblk -o NAME,SIZE,MODEL,SERIAL` lists the drives.',
-  }),
-  FlashRefused: entry<{ target: string; count: number }>({
-    category: 'input',
-    title: 'Refusing to flash',
-    message: (a) => `Nothing was written to ${a.target}: ${a.count === 1 ? 'one problem' : `${a.count} problems`}:`,
-    hint: () => '`imgforge flash <image> <drive> --json` prints everything imgforge found on the drive.',
-  }),
-  FlashForbidden: entry<{ target: string; count: number }>({
-    category: 'unsupported',
-    title: 'This drive is never flashed',
-    message: (a) => `Nothing was written to ${a.target}: ${a.count === 1 ? 'one problem' : `${a.count} problems`}:`,
-    hint: () => 'No flag overrides this: flash from another machine, or boot a live system to write this drive.',
-  }),
-  FlashBusy: entry<{ target: string; detail: string }>({
-    category: 'input',
-    title: 'The drive is in use',
-    message: (a) => `${a.target} cannot be opened exclusively (${a.detail}): something has it mounted or open. Nothing was written.`,
-    hint: () => 'Unmount its partitions (`findmnt -S <partition>`), swapoff, stop LVM/mdraid on it, then flash again.',
-  }),
-  FlashNoBmap: entry<{ image: string; detail: string }>({
-    category: 'input',
-    title: 'The image has no usable block map',
-    message: (a) => `${a.image}: ${a.detail}.`,
-    hint: () => '`imgforge build` writes <image>.bmap beside each image; flash needs it to write only the mapped blocks and check them.',
-  }),
-  FlashImageCorrupt: entry<{ image: string; detail: string }>({
-    category: 'input',
-    title: 'The image does not match its block map',
-    message: (a) => `${a.image}: ${a.detail}. The drive was left without a partition table (its first MiB is zeros).`,
-    hint: () => 'Rebuild the image, or copy it again with its .bmap; `imgforge inspect <image>` checks both.',
-  }),
-  FlashVerifyFailed: entry<{ target: string; detail: string }>({
-    category: 'io',
-    title: 'The drive did not read back what was written',
-    message: (a) => `${a.target}: ${a.detail}.`,
-    hint: () => 'A failing or counterfeit medium, or a bad card reader or cable: try another; the kernel log (dmesg) may say more.',
-  }),
   Unsupported: entry<{ what: string }>({
     category: 'unsupported',
     title: 'Not supported yet',
@@ -303,24 +235,6 @@ export const catalogue = {
     title: 'Not enough disk space',
     message: (a) => `${a.path} needs ${a.needed} but its file system has ${a.available} free.`,
     hint: () => 'Free space or pass --out on a larger file system; nothing was left under a final name.',
-  }),
-  LabRunning: entry<{ dir: string; nodes: string }>({
-    category: 'input',
-    title: 'A lab is already up',
-    message: (a) => `A lab is up in ${a.dir} (running: ${a.nodes}).`,
-    hint: () => '`imgforge lab start <node>` boots one more of its nodes; `imgforge lab down` ends it.',
-  }),
-  NoLab: entry<{ dir: string }>({
-    category: 'input',
-    title: 'No lab',
-    message: (a) => `No lab is up in ${a.dir}.`,
-    hint: () => '`imgforge lab up` starts one (--dir names another lab folder).',
-  }),
-  LabNodeDown: entry<{ node: string; detail: string }>({
-    category: 'input',
-    title: 'The node is not running',
-    message: (a) => `${a.node} ${a.detail}.`,
-    hint: (a) => `\`imgforge lab start ${a.node}\` powers it on.`,
   }),
 } as const;
 
