@@ -60,13 +60,20 @@ def prefix_end(p):
     return base64.b64encode(bytes(b)).decode()
 
 
-def get(key):
+def get(key, revision=False):
     kvs = etcd("range", {"key": b64(key)}).get("kvs") or []
-    return json.loads(base64.b64decode(kvs[0]["value"])) if kvs else None
+    obj = json.loads(base64.b64decode(kvs[0]["value"])) if kvs else None
+    return (obj, int(kvs[0]["mod_revision"]) if kvs else 0) if revision else obj
 
 
-def put(key, obj):
-    etcd("put", {"key": b64(key), "value": b64(json.dumps(obj))})
+def put_if(key, obj, revision):
+    """Write only if the key is still at the revision it was read at (0: still absent), as the API
+    server's GuaranteedUpdate does: two writers of one object (a kubelet's status, kubeadm's label)
+    must not undo each other. False when another write came first."""
+    compare = {"key": b64(key), "result": "EQUAL", "target": "MOD", "mod_revision": str(revision)} if revision \
+        else {"key": b64(key), "result": "EQUAL", "target": "CREATE", "create_revision": "0"}
+    put = {"request_put": {"key": b64(key), "value": b64(json.dumps(obj))}}
+    return bool(etcd("txn", {"compare": [compare], "success": [put]}).get("succeeded"))
 
 
 def list_(prefix):
@@ -198,24 +205,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             meta["name"] = meta["generateName"] + os.urandom(3).hex()[:5]  # as the API server's names.SimpleNameGenerator
         obj_name = name or meta.get("name")
         k = key_of(group, plural, ns, obj_name)
-        old = get(k)
-        if verb == "POST" and old:
-            return self.status(409, "AlreadyExists", '%s "%s" already exists' % (plural, obj_name))
-        if verb == "PUT" and not old:
-            return self.status(404, "NotFound", '%s "%s" not found' % (plural, obj_name))
-        if verb == "PATCH" and "merge-patch" in self.headers.get("Content-Type", "") and old:
-            body = merge(old, body)
-        body.setdefault("metadata", {})["name"] = obj_name
-        if ns:
-            body["metadata"]["namespace"] = ns
-        if plural == "customresourcedefinitions":
-            body["status"] = {"conditions": [{"type": "Established", "status": "True"}, {"type": "NamesAccepted", "status": "True"}]}
-        if plural == "certificatesigningrequests" and "system:bootstrappers" in groups | (groups & ADMINS):
-            sign_csr(body)
-        put(k, body)
+        for _ in range(50):  # read, change, write if nothing else wrote meanwhile
+            old, revision = get(k, revision=True)
+            if verb == "POST" and old:
+                return self.status(409, "AlreadyExists", '%s "%s" already exists' % (plural, obj_name))
+            if verb == "PUT" and not old:
+                return self.status(404, "NotFound", '%s "%s" not found' % (plural, obj_name))
+            new = merge(old, body) if verb == "PATCH" and "merge-patch" in self.headers.get("Content-Type", "") and old else json.loads(json.dumps(body))
+            new.setdefault("metadata", {})["name"] = obj_name
+            if ns:
+                new["metadata"]["namespace"] = ns
+            if plural == "customresourcedefinitions":
+                new["status"] = {"conditions": [{"type": "Established", "status": "True"}, {"type": "NamesAccepted", "status": "True"}]}
+            if plural == "certificatesigningrequests" and "system:bootstrappers" in groups | (groups & ADMINS):
+                sign_csr(new)
+            if put_if(k, new, revision):
+                break
+        else:
+            return self.status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object has been modified' % (plural, obj_name))
         if not (plural == "nodes" and verb in ("PUT", "PATCH") and user.startswith("system:node:")):  # a kubelet's heartbeat is not worth a line
             record("kube-apiserver", "ok", args=[], verb=verb, path=path, user=user)
-        return self.send(201 if verb == "POST" else 200, body)
+        return self.send(201 if verb == "POST" else 200, new)
 
     def do_GET(self):
         self.handle_any("GET")
