@@ -83,7 +83,8 @@ function mbrTypeToGuid(type: string, fs: string): string {
 
 /**
  * Lay out one node's image. Base partitions before root keep their exact place (boot
- * firmware and GRUB find them there); the seed partition follows them; root moves after it,
+ * firmware and GRUB find them there), or move up together past the profile's first sector; the
+ * seed partition follows them; root moves after it,
  * stays last and so can grow. When the disk size is known, root gets its declared size and the
  * reserved partitions are written directly, as the first-boot layout step would create them.
  */
@@ -117,12 +118,17 @@ export function planImage(args: {
   const used = new Set(base.partitions.map((p) => p.number));
   const nextNumber = (): number => nextFree(used);
 
-  const start = alignUp(Math.max(profile.boot.firstSector, gptHeadSectors(), ...others.map((p) => p.lastLba + 1)));
+  // The base's partitions before root move up together when they start below the profile's first
+  // sector: Rockchip's u-boot-rockchip.bin at 32 KiB reaches past 8 MiB, where Ubuntu's arm64 image
+  // has its ESP at 1 MiB. A BIOS boot partition stays: sector 0's code finds GRUB's core by number.
+  const lowest = Math.min(...others.map((p) => p.firstLba));
+  const shift = others.length > 0 && lowest < profile.boot.firstSector && !roles.has('biosBoot') ? alignUp(profile.boot.firstSector - lowest) : 0;
+  const start = alignUp(Math.max(profile.boot.firstSector, gptHeadSectors(), ...others.map((p) => p.lastLba + shift + 1)));
   const cidataFirst = start, cidataLast = start + CIDATA_BYTES / SECTOR_BYTES - 1;
   const rootFirst = alignUp(cidataLast + 1);
   const rootBaseSectors = root.lastLba - root.firstLba + 1;
   const disk = layout.diskBytes === null ? null : Math.floor(layout.diskBytes / SECTOR_BYTES);
-  const partitions: ImagePartition[] = others.map((p) => fromBase(p, p.firstLba, p.lastLba));
+  const partitions: ImagePartition[] = others.map((p) => fromBase(p, p.firstLba + shift, p.lastLba + shift));
   partitions.push({ number: nextNumber(), role: 'cidata', name: 'cidata', typeGuid: TYPE.basicData, uniqueGuid: guid('partition', 'cidata'),
     firstLba: cidataFirst, lastLba: cidataLast, attributes: 0n, source: null });
 

@@ -38,9 +38,9 @@ export interface VmTestPlan {
  */
 export function planVmTest(node: ResolvedNode, req: TestRequest, host: { readonly kvm: boolean }, image: { readonly sizeBytes: number; readonly rootFirstLba: number }, sshUser: string | undefined): VmTestPlan {
   const p = node.profile;
-  const bootable = p.boot.firmware.filter((f): f is 'uefi' | 'bios' => f === 'uefi' || (f === 'bios' && p.arch === 'amd64'));
+  const bootable = p.arch === 'amd64' ? p.boot.firmware.filter((f): f is 'uefi' | 'bios' => f === 'uefi' || f === 'bios') : [];
   if (bootable.length === 0) {
-    throw imgforgeError('Unsupported', { what: `Booting ${node.config.board} images in QEMU (they start from the board's own U-Boot and vendor kernel, which QEMU does not emulate; their seed and layout stage are the ones tested on x86 nodes)` });
+    throw imgforgeError('Unsupported', { what: `Booting ${node.config.board} images in QEMU (they start from the board's own U-Boot, which QEMU does not emulate; their seed and layout stage are the ones tested on x86 nodes)` });
   }
   const firmware = req.firmware ?? bootable[0]!;
   if (!bootable.includes(firmware)) throw imgforgeError('BadFlag', { detail: `--firmware ${firmware}: ${node.config.board} images boot in QEMU by ${bootable.join(' or ')}` });

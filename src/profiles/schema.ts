@@ -128,7 +128,24 @@ export const Boot = z.strictObject({
    * them; false writes zeros there instead. @default true
    */
   keepBootArea: z.boolean().default(true),
-  /** First sector a partition may start at (512-byte sectors); keeps the bootloader area free. */
+  /**
+   * A boot loader the board reads from the boot medium itself and the base does not carry (Rockchip
+   * boards without SPI firmware read U-Boot at 32 KiB): the node must give it as a blob at this
+   * offset, and `check` warns while it does not.
+   */
+  mediumLoader: z.strictObject({
+    /** Byte offset the board's boot ROM reads it from. */
+    offsetBytes: z.number().int().positive(),
+    /** What to give, and where to get it. */
+    what: z.string().min(1),
+    /** Where the offset and the loader come from. */
+    source: z.string().min(1),
+  }).optional(),
+  /**
+   * First sector a partition may start at (512-byte sectors); keeps the bootloader area free. The
+   * base's partitions before root move up to it when they start lower (their bytes move with them;
+   * UEFI and GRUB find them by GPT type and file system UUID, never by sector). @default 2048
+   */
   firstSector: z.number().int().min(34).default(2048),
   /** Serial console as the kernel takes it, e.g. ttyS2,1500000n8. */
   console: z.string(),
@@ -176,6 +193,11 @@ export const Profile = z.strictObject({
   extends: z.string().optional(),
   /** One line for `imgforge profiles`. */
   title: z.string(),
+  /**
+   * Another profile for the same board whose base runs current Kubernetes and CNI releases: `check`
+   * names it when this profile's base cannot run the config's (an old vendor kernel, cgroup v1).
+   */
+  alternative: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).optional(),
   /** CPU architecture of the board. */
   arch: Arch,
   /** The image the node's disk starts from. */

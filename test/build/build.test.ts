@@ -2,40 +2,14 @@ import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, listFiles, requireTool, ROOT, tempDir } from '../helpers.ts';
 import { hardkernelLikeBase, ubuntuLikeBase } from '../fixtures/bases.ts';
+import { extCat, partitions, partNamed, readRange, run, sha, tools, type Part } from './image-read.ts';
 import { ensureSpace } from '../../src/execute/image/outputs.ts';
 
 const MINIMAL = join(ROOT, 'test/fixtures/minimal.config.mjs');
-const HOMELAB = join(ROOT, 'images.config.ts');
-const sha = (path: string): string => run('sha256sum', [path]).split(' ')[0]!;
-function readRange(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    readSync(fd, buf, 0, length, offset);
-    return buf;
-  } finally {
-    closeSync(fd);
-  }
-}
-const run = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
-
-interface Part { node: string; start: number; size: number; name: string; uuid: string }
-function partitions(image: string): Part[] {
-  const table = JSON.parse(run('sfdisk', ['--json', image])) as { partitiontable: { partitions: Part[] } };
-  return table.partitiontable.partitions;
-}
-const partNamed = (image: string, name: string): Part => partitions(image).find((p) => p.name === name)!;
-const extCat = (image: string, offset: number, path: string): string =>
-  spawnSync('debugfs', ['-R', `cat ${path}`, `${image}?offset=${offset}`], { encoding: 'latin1' }).stdout;
-const extHas = (image: string, offset: number, path: string): boolean =>
-  !/not found/.test(spawnSync('debugfs', ['-R', `stat ${path}`, `${image}?offset=${offset}`], { encoding: 'utf8' }).stderr);
-
-const tools = ['sgdisk', 'sfdisk', 'mkfs.fat', 'mcopy', 'debugfs', 'e2fsck', 'fsck.fat', 'bmaptool', 'filefrag'];
-
 describe('build from an Ubuntu-cloud-image-shaped base (GPT)', { concurrency: false }, () => {
   let dir = '', base = '', out = '';
   before(async () => {
@@ -165,65 +139,6 @@ describe('build from an Ubuntu-cloud-image-shaped base (GPT)', { concurrency: fa
     const r2 = await cli(['inspect', join(bad, 'n1.img')]);
     assert.equal(r2.code, 1);
     assert.match(r2.stdout, /sha256: mismatch/);
-  });
-});
-
-describe('build from a Hardkernel-shaped base (MBR) for the ODROID boards', { concurrency: false }, () => {
-  let dir = '', base = '', out = '';
-  let bootArea: Buffer = Buffer.alloc(0);
-  before(async () => {
-    if (!tools.every(requireTool)) return;
-    dir = tempDir();
-    ({ image: base, bootArea } = hardkernelLikeBase(dir));
-    out = join(dir, 'out');
-    const r = await cli(['--config', HOMELAB, 'build', 'cp01', 'worker02', '--base', base, '--out', out, '--cache-dir', join(dir, 'cache'), '--disk-size', '2GiB']);
-    assert.equal(r.code, 0, r.stderr);
-  });
-
-  test('the quirk files are removed from root and nothing else changes', () => {
-    for (const node of ['cp01', 'worker02']) {
-      const img = join(out, `${node}.img`);
-      const root = partNamed(img, 'root').start * 512;
-      for (const f of ['/etc/cloud/cloud-init.disabled', '/etc/growroot-disabled', '/root/firstboot.sh']) assert.ok(!extHas(img, root, f), `${node}: ${f} removed`);
-      const baseRoot = partitions(base)[1]!.start * 512;
-      for (const f of ['/etc/hostname', '/usr/bin/tool', '/var/lib/data.bin']) assert.equal(extCat(img, root, f), extCat(base, baseRoot, f));
-      run('e2fsck', ['-fn', `${img}?offset=${root}`]);
-      const m = JSON.parse(readFileSync(join(out, `${node}.manifest.json`), 'utf8')) as { steps: string[] };
-      assert.ok(m.steps.includes('removed /root/firstboot.sh'));
-    }
-  });
-
-  test('GPT out, partition 1 stays BOOT (Petitboot boots from it) and is marked legacy-bootable', () => {
-    const img = join(out, 'cp01.img');
-    assert.match(run('sgdisk', ['-v', img]), /No problems found/);
-    const p1 = partitions(img).find((p) => p.node === `${img}1`)!;
-    assert.equal(p1.name, 'boot');
-    assert.equal(p1.start, 2048);
-    assert.match(run('sgdisk', ['-i', '1', img]), /Attribute flags: 0000000000000004/);
-    assert.ok(readRange(img, 0, 440).every((b) => b === 0), 'no BIOS boot partition: no MBR boot code');
-  });
-
-  test('--disk-size writes the final table: root at its declared share, the raw ceph partition after it, backup GPT at the end', () => {
-    const img = join(out, 'cp01.img');
-    assert.equal(statSync(img).size, 2 * 2 ** 30);
-    const root = partNamed(img, 'root'), ceph = partNamed(img, 'ceph');
-    assert.equal((root.start + root.size) % 2048, 0, 'root ends on a MiB boundary');
-    assert.equal(root.size * 512, 2 ** 30, 'root: 50% of the disk');
-    assert.equal(ceph.start, root.start + root.size);
-    assert.ok(ceph.start + ceph.size <= 2 * 2 ** 30 / 512 - 34);
-    assert.doesNotMatch(run('sgdisk', ['-v', img]), /doesn't reside at the end/);
-    const bmap = readFileSync(`${img}.bmap`, 'utf8');
-    assert.match(bmap, new RegExp(`>\\s*${(ceph.start * 512) / 4096}-`), 'the head of the ceph partition is mapped, so flashing zeroes stale signatures');
-  });
-
-  test('both ODROID images keep the base\'s U-Boot area (an M1 without SPI firmware boots from it too), and nothing past it', () => {
-    const area = (f: string): Buffer => readRange(f, 64 * 512, bootArea.length);
-    assert.ok(area(join(out, 'worker02.img')).equals(bootArea));
-    assert.ok(area(join(out, 'cp01.img')).equals(bootArea));
-    for (const node of ['cp01', 'worker02']) {
-      const m = JSON.parse(readFileSync(join(out, `${node}.manifest.json`), 'utf8')) as { image: { keepBootArea: { fromByte: number; toByte: number } } };
-      assert.deepEqual(m.image.keepBootArea, { fromByte: 34 * 512, toByte: 2048 * 512 }, `${node}: up to the base's first partition`);
-    }
   });
 });
 

@@ -18,17 +18,34 @@ test('merge: objects merge key by key, arrays and scalars replace, undefined kee
   assert.deepEqual(deepMerge([1, 2], { a: 1 }), { a: 1 }, 'an object replaces an array');
 });
 
-test('the four board profiles load, validate and carry their board facts', async () => {
+const NAMES = ['odroid-m1', 'odroid-m1-hardkernel', 'odroid-m2', 'odroid-m2-hardkernel', 'thin-client', 'x86', 'x86-debian'];
+
+test('the board profiles load, validate and carry their board facts', async () => {
   const profiles = resolveProfiles(await loadProfileFiles([BUILTIN_PROFILE_DIR]));
-  assert.deepEqual([...profiles.keys()], ['odroid-m1', 'odroid-m2', 'thin-client', 'x86', 'x86-debian']);
+  assert.deepEqual([...profiles.keys()], NAMES);
   const debian = profiles.get('x86-debian')!;
   assert.equal(debian.base.download, null, 'a child replaces its parent\'s download with null');
   assert.equal(debian.base.bootstrap?.suite, 'bookworm');
   assert.equal(debian.base.partitions.boot, null);
-  const m1 = profiles.get('odroid-m1')!;
-  assert.equal(m1.arch, 'arm64');
-  assert.equal(m1.base.table, 'mbr');
-  assert.deepEqual(m1.base.quirks.removeFiles, ['/etc/cloud/cloud-init.disabled', '/etc/growroot-disabled', '/root/firstboot.sh']);
+  const hk = profiles.get('odroid-m1-hardkernel')!;
+  assert.equal(hk.arch, 'arm64');
+  assert.equal(hk.base.table, 'mbr');
+  assert.deepEqual(hk.base.quirks.removeFiles, ['/etc/cloud/cloud-init.disabled', '/etc/growroot-disabled', '/root/firstboot.sh']);
+  // The default ODROID bases run Kubernetes 1.35 and Cilium: cgroup v2, kernel >= 5.10, cloud-init on, by UEFI.
+  for (const name of ['odroid-m1', 'odroid-m2']) {
+    const p = profiles.get(name)!;
+    assert.deepEqual([p.arch, p.base.arch, p.base.table, p.base.facts.cgroup, p.base.facts.cloudInit, p.boot.firmware], ['arm64', 'arm64', 'gpt', 'v2', 'enabled', ['uefi']], name);
+    assert.ok(p.base.download?.sha256sums, `${name}: the download is verified against the publisher's sums`);
+  }
+  // A refused profile names a profile that exists, of the same board, which is not refused itself.
+  for (const p of profiles.values()) {
+    if (!p.alternative) continue;
+    const alt = profiles.get(p.alternative);
+    assert.ok(alt, `${p.name}: alternative ${p.alternative} exists`);
+    assert.equal(alt.alternative, undefined);
+    assert.equal(alt.base.facts.cgroup, 'v2');
+  }
+  assert.deepEqual([...profiles.values()].filter((p) => p.alternative).map((p) => [p.name, p.alternative]), [['odroid-m1-hardkernel', 'odroid-m1'], ['odroid-m2-hardkernel', 'odroid-m2']]);
   assert.equal(profiles.get('x86')!.base.partitions.root.label, 'cloudimg-rootfs');
   assert.deepEqual(profiles.get('x86')!.boot.firmware, ['uefi', 'bios']);
 });
@@ -42,7 +59,8 @@ test('extends: the child inherits, overrides scalars, merges objects and replace
   assert.equal(m2.arch, m1.arch, 'inherited scalar');
   assert.equal(m2.boot.console, m1.boot.console, 'inherited key inside a merged object');
   assert.equal(m2.boot.deviceTree, 'rockchip/rk3588s-odroid-m2.dtb', 'overridden key inside a merged object');
-  assert.equal(m2.boot.keepBootArea, true);
+  assert.equal(m2.boot.firstSector, 32768, 'overridden scalar');
+  assert.equal(m2.base.download?.url, m1.base.download?.url, 'inherited object');
   assert.notDeepEqual(m2.boot.notes, m1.boot.notes, 'arrays replace');
   assert.ok(!m2.boot.notes.some((n) => m1.boot.notes.includes(n)), 'no element of the parent array survives');
   assert.deepEqual(m2.base.quirks, m1.base.quirks, 'objects the child does not mention are inherited whole');
@@ -112,12 +130,12 @@ test('JSON Schemas: the committed files equal what the zod schemas generate, eve
   assert.equal(config.properties.cluster.properties.addons.properties.longhorn.properties.version.description, 'Longhorn release, e.g. 1.8.1.');
   assert.equal(config.properties.cluster.properties.selfAssembly.description.endsWith('Default: true.'), true);
   const profile = JSON.parse(generated[0]!.text) as { properties: Record<string, unknown>; additionalProperties: boolean };
-  assert.deepEqual(Object.keys(profile.properties), ['$schema', 'name', 'extends', 'title', 'arch', 'base', 'boot', 'disk', 'layout', 'tuning']);
+  assert.deepEqual(Object.keys(profile.properties), ['$schema', 'name', 'extends', 'title', 'alternative', 'arch', 'base', 'boot', 'disk', 'layout', 'tuning']);
   assert.equal(profile.additionalProperties, false, 'unknown keys are flagged in editors too');
 });
 
 test('every profile file points editors at the schema', () => {
-  for (const name of ['odroid-m1', 'odroid-m2', 'thin-client', 'x86', 'x86-debian']) {
+  for (const name of NAMES) {
     assert.match(readFileSync(join(BUILTIN_PROFILE_DIR, `${name}.yaml`), 'utf8'), /^# yaml-language-server: \$schema=\.\/profile\.schema\.json\n/);
   }
 });

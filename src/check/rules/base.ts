@@ -4,8 +4,8 @@ import { nodePath, type Finding, type Rule } from '../finding.ts';
 /**
  * A node's base against the Kubernetes and CNI releases it is to run: the kubelet refuses cgroup
  * v1 from 1.35 (KEP-5573), and Cilium needs a minimum kernel (data/compatibility.yaml, with sources).
- * Warnings for now: the ODROID profiles' default bases fail both, and their replacements (mainline
- * kernels, cgroup v2) are the next profiles to land; once they have, these become errors.
+ * Errors: such a node is flashed, boots, and can never run its part of the cluster. The hint names
+ * the profile's alternative (a base of the same board that can) when it has one.
  */
 export const baseRules: Rule = ({ cluster, compat }) => {
   const out: Finding[] = [];
@@ -16,16 +16,17 @@ export const baseRules: Rule = ({ cluster, compat }) => {
     if (n.config.role === 'etcd') continue;
     const f = n.profile.base.facts;
     const base = `${n.config.hostname}'s base (${n.profile.base.os.id} ${n.profile.base.os.version}, kernel ${f.kernel}, cgroup ${f.cgroup})`;
+    const instead = n.profile.alternative ? `board '${n.profile.alternative}' (the same board on a base that runs it), or ` : '';
     if (f.cgroup === 'v1' && compareMinor(kube, compat.kernels.kubeletRefusesCgroupV1From) >= 0) {
-      out.push({ id: 'base-cgroup-v1', severity: 'warning',
+      out.push({ id: 'base-cgroup-v1', severity: 'error',
         message: `${base} mounts cgroup v1: the kubelet of Kubernetes ${kube} refuses to start on it (failCgroupV1, KEP-5573).`,
-        hint: `Use a base with cgroup v2 (Ubuntu 22.04 or later, Debian 11 or later; see imgforge profiles), or Kubernetes before ${compat.kernels.kubeletRefusesCgroupV1From}. Source: ${compat.kernels.kubeletSource}`,
+        hint: `Use ${instead}a base with cgroup v2 (Ubuntu 22.04 or later, Debian 11 or later; see imgforge profiles), or Kubernetes before ${compat.kernels.kubeletRefusesCgroupV1From}. Source: ${compat.kernels.kubeletSource}`,
         paths: [nodePath(n, 'board'), 'cluster.kubernetesVersion'] });
     }
     if (cilium && compareMinor(f.kernel, cilium.minKernel) < 0) {
-      out.push({ id: 'base-kernel-cni', severity: 'warning',
+      out.push({ id: 'base-kernel-cni', severity: 'error',
         message: `${base}: Cilium ${cilium.minor} needs kernel ${cilium.minKernel} or later; its agent will not run there.`,
-        hint: `Use a base with a newer kernel (see imgforge profiles), or a CNI this kernel runs. Source: ${cilium.source}`,
+        hint: `Use ${instead}a base with a newer kernel (see imgforge profiles), or a CNI this kernel runs. Source: ${cilium.source}`,
         paths: [nodePath(n, 'board'), 'cluster.cni.version'] });
     }
   }

@@ -4,7 +4,7 @@ import { etcdMembers } from '../../config/topology.ts';
 // Disk makers' units, as the sizes of drives and of the limits reported for them are given.
 const gb = (bytes: number): string => `${Number((bytes / 1e9).toPrecision(3))} GB`;
 
-/** Board vs base architecture, the disk sizes the boot chain sees, and the media the control plane and etcd sit on. */
+/** Board vs base architecture, the disk sizes the boot chain sees, a boot loader the board needs on its disk, and the media the control plane and etcd sit on. */
 export const platformRules: Rule = ({ cluster }) => {
   const out: Finding[] = [];
   for (const n of cluster.nodes) {
@@ -22,6 +22,16 @@ export const platformRules: Rule = ({ cluster }) => {
       out.push({ id: 'boot-disk-limit', severity: 'warning',
         message: `${n.config.hostname}'s disk (${gb(n.diskSize)}) is larger than ${gb(limit.size)}, the largest its boot chain (${n.profile.base.facts.bootedBy}) is known to see.`,
         hint: `If the board does not list the disk, update what boots it. Source: ${limit.source}`, paths: [nodePath(n, 'disk.size'), nodePath(n, 'board')] });
+    }
+  }
+  for (const n of cluster.nodes) {
+    // A board that reads its boot loader from the medium, on a base that does not carry one.
+    const loader = n.profile.boot.mediumLoader;
+    if (loader && !n.profile.boot.blobs.some((b) => b.offsetBytes === loader.offsetBytes)) {
+      out.push({ id: 'boot-loader-missing', severity: 'warning',
+        message: `${n.config.hostname}: board ${n.config.board} reads its boot loader from the disk at byte ${loader.offsetBytes}, and the image would carry none there; it would not start.`,
+        hint: `Give ${loader.what} as a blob: overrides: { boot: { blobs: [{ file: '<the file>', offsetBytes: ${loader.offsetBytes} }] } }. Source: ${loader.source}`,
+        paths: [nodePath(n, 'overrides.boot.blobs'), nodePath(n, 'board')] });
     }
   }
   const etcd = new Set(etcdMembers(cluster));
