@@ -6,6 +6,7 @@ import type { PlanFlags } from './commands/plan.ts';
 import type { TestFlags } from './commands/test.ts';
 import type { LabFlags } from './commands/lab.ts';
 import type { FlashFlags } from './commands/flash.ts';
+import type { ServeFlags } from './commands/serve.ts';
 import type { GlobalOptions } from './context.ts';
 import { VERSION } from './version.ts';
 import { errorJson, formatBug, formatError, json, processIo, type Io } from './output.ts';
@@ -34,6 +35,7 @@ function program(io: Io, done: (code: number) => void): Command {
     plan: () => import('./commands/plan.ts'), build: () => import('./commands/build.ts'), inspect: () => import('./commands/inspect.ts'),
     test: () => import('./commands/test.ts'), secrets: () => import('./commands/secrets.ts'), audit: () => import('./commands/audit.ts'),
     init: () => import('./commands/init.ts'), lab: () => import('./commands/lab.ts'), flash: () => import('./commands/flash.ts'),
+    serve: () => import('./commands/serve.ts'), status: () => import('./commands/status.ts'),
   };
   cli.command('init').description('write a commented starter images.config.ts (at --config) for the boards named, and .imgforge/.gitignore for the secrets')
     .argument('[boards...]', 'board profile names, one node each (default: x86)')
@@ -85,6 +87,23 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--cache-dir <dir>', 'base image cache')
     .option('--json', 'JSON lines: the plan, progress and result events')
     .action(async (image: string | undefined, drive: string | undefined, _o, cmd: Command) => done(await (await commands.flash()).flashCommand(image, drive, { ...globals(cmd), ...cmd.opts<FlashFlags>() }, io)));
+  cli.command('serve').description('serve every node\'s NoCloud seed and bundle on the LAN (by hostname, MAC, SMBIOS serial or UUID), its secrets only to its enrolment secret; keep the events nodes post')
+    .option('--listen <address:port>', 'where to listen', '127.0.0.1:8080')
+    .option('--url <url>', 'the http(s)://host:port nodes reach the server at (default: from --listen)')
+    .option('--tls-cert <file>', 'serve https with this PEM certificate (chain); nodes fetch their secrets over https only')
+    .option('--tls-key <file>', 'its PEM private key')
+    .option('--state-dir <dir>', 'events, fetches, unknown machines and the log of served secrets (default: .imgforge/serve beside the config)')
+    .option('--rate <n>', 'requests per minute per address (0: no limit)', '600')
+    .option('--stale-after <seconds>', 'a node silent this long mid-boot shows as stale', '900')
+    .option('--dry-run', 'print the plan (routes, nodes, files, which need the enrolment secret) and exit', false)
+    .option('--reveal', 'with --dry-run: print each node\'s enrolled seed URL, which carries its enrolment secret', false)
+    .option('--force', 'serve even when check finds errors', false)
+    .option('--json', 'machine-readable output')
+    .action(async (_o, cmd: Command) => done(await (await commands.serve()).serveCommand({ ...globals(cmd), ...cmd.opts<ServeFlags>() }, io)));
+  cli.command('status').description('each node\'s phase, stage and last problem, and the unknown machines, as a running imgforge serve knows them')
+    .option('--server <url>', 'the seed server', httpUrl, 'http://127.0.0.1:8080')
+    .option('--json', 'machine-readable output')
+    .action(async (_o, cmd: Command) => done(await (await commands.status()).statusCommand({ ...globals(cmd), ...cmd.opts<{ server: string }>() }, io)));
   const secrets = cli.command('secrets').description('the cluster\'s CAs, keys, bootstrap token and certificates, kept beside the config (.imgforge/secrets/<cluster>.yaml)');
   secrets.command('init').description('make the cluster\'s secrets; build and render do it on first use')
     .option('--force', 'replace existing secrets (every image built before becomes stale)', false)

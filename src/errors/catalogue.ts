@@ -1,15 +1,18 @@
 /**
  * Every error imgforge reports, in one place. Library code throws these; only the CLI prints
  * them and turns their category into an exit code (see exitCodes). The errors of the commands
- * that act on drives and machines (flash, lab) are in catalogue-machines.ts.
+ * that act on drives and machines (flash, lab) are in catalogue-machines.ts; the seed server's in
+ * catalogue-serve.ts.
  */
 import { entry, type Entry } from './entry.ts';
 import { machineEntries } from './catalogue-machines.ts';
+import { serveEntries } from './catalogue-serve.ts';
 
 export { exitCodes, type Category, type Entry } from './entry.ts';
 
 export const catalogue = {
   ...machineEntries,
+  ...serveEntries,
   ConfigNotFound: entry<{ path: string }>({
     category: 'input',
     title: 'Config file not found',

@@ -18,6 +18,9 @@ export const identityRules: Rule = ({ cluster }) => {
     { id: 'duplicate-hostname', field: 'hostname', what: 'hostname', key: (n: ResolvedNode) => n.config.hostname },
     { id: 'duplicate-address', field: 'address', what: 'address', key: (n: ResolvedNode) => (n.config.address === 'dhcp' ? undefined : parseCidr(n.config.address)?.address) },
     { id: 'duplicate-mac', field: 'mac', what: 'MAC address', key: (n: ResolvedNode) => n.config.mac },
+    // `imgforge serve` finds a node by these: two nodes with one would get each other's seed.
+    { id: 'duplicate-serial', field: 'serial', what: 'SMBIOS serial number', key: (n: ResolvedNode) => n.config.serial },
+    { id: 'duplicate-uuid', field: 'uuid', what: 'SMBIOS UUID', key: (n: ResolvedNode) => n.config.uuid },
   ];
   for (const c of checks) {
     for (const group of duplicates(cluster.nodes, c.key)) {

@@ -14,6 +14,18 @@ const Taint = z.strictObject({
   effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
 });
 
+/**
+ * An SMBIOS serial number as `dmidecode -s system-serial-number` prints it: printable ASCII
+ * without "/", "?", "#" or "\\", which a URL path segment (`imgforge serve`'s /by-serial/<serial>/)
+ * could not carry, and without leading or trailing blanks.
+ */
+const SmbiosSerial = z.string().max(64).regex(/^[!-~]([ -~]*[!-~])?$/, 'must be printable ASCII without leading or trailing spaces')
+  .refine((s) => !/[/?#\\]/.test(s), { message: 'must not contain "/", "?", "#" or "\\" (it is matched as one URL path segment)' });
+
+/** An SMBIOS product UUID (/sys/class/dmi/id/product_uuid), compared in lowercase. */
+const SmbiosUuid = z.string().regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a UUID like 4c4c4544-0042-3510-8052-b4c04f4e3232')
+  .transform((s) => s.toLowerCase());
+
 /** One machine of the cluster. */
 export const Node = z.strictObject({
   /** Hostname and Kubernetes node name. */
@@ -28,6 +40,17 @@ export const Node = z.strictObject({
   address: z.string().refine((s) => s === 'dhcp' || parseCidr(s) !== undefined, { message: 'must be "dhcp" or an address with its prefix length, e.g. 192.168.1.11/24' }).default('dhcp'),
   /** MAC of the LAN interface; matches the interface in network-config. */
   mac: Mac.optional(),
+  /**
+   * SMBIOS system serial number (`dmidecode -s system-serial-number`): `imgforge serve` hands this
+   * node its seed at /by-serial/<serial>/, the URL cloud-init >= 23.1 makes of
+   * `__dmi.system-serial-number__`. Public, like the MAC: it never unlocks the node's secrets.
+   */
+  serial: SmbiosSerial.optional(),
+  /**
+   * SMBIOS product UUID (`dmidecode -s system-uuid`): `imgforge serve` hands this node its seed at
+   * /by-uuid/<uuid>/ (cloud-init's `__dmi.system-uuid__`, iPXE's `${uuid}`). Public, like the MAC.
+   */
+  uuid: SmbiosUuid.optional(),
   /** Target disk, when it differs from the board's default. */
   disk: z.strictObject({
     /** Device path on the running node (/dev/sda, /dev/nvme0n1, /dev/disk/by-id/...). */
