@@ -25,7 +25,11 @@ export const cells = (n: ServeStatus['nodes'][number]): string[] =>
 export const CELLS_JS = "(n) => [n.hostname, n.role, n.phase, String(n.boots), n.stage ? n.stage + ' ' + n.state : '-', "
   + "n.lastEvent ?? (n.lastFetch ? 'fetched ' + n.lastFetch.file : '-'), n.lastProblem ?? '']";
 
-// textContent only: nothing a node posts is ever markup.
+// textContent only: nothing a node posts is ever markup. #live says whether the stream is
+// connected: after an error EventSource reconnects by itself every `retry` ms (WHATWG HTML,
+// server-sent events, "reestablish the connection"), and until then the rows simply stay as they
+// were: a table that looks current while the server is gone would mislead. A refusal (503 when
+// MAX_WATCHERS pages watch) closes the stream for good: no retry follows.
 const SCRIPT = `const cells = ${CELLS_JS};
 const render = (s) => {
   document.getElementById('summary').textContent = s.cluster + ' at ' + s.url + ', ' + s.time;
@@ -37,7 +41,12 @@ const render = (s) => {
   }));
   document.getElementById('unknown').textContent = s.unknown.map((u) => u.by + ' ' + u.value + ' from ' + u.address + ' (' + u.count + 'x)').join('\\n');
 };
-new EventSource('stream').addEventListener('status', (e) => render(JSON.parse(e.data)));`;
+let shown = null;
+const live = (text, on) => { const p = document.getElementById('live'); p.textContent = text; p.className = on ? 'on' : 'off'; };
+const stream = new EventSource('stream');
+stream.addEventListener('status', (e) => { shown = JSON.parse(e.data); render(shown); live('live', true); });
+stream.addEventListener('error', () => live((stream.readyState === EventSource.CLOSED ? 'not live: the server refused the stream; reload later'
+  : 'disconnected, retrying') + (shown ? ': the table is as of ' + shown.time : ''), false));`;
 const CSP = `default-src 'none'; script-src 'sha256-${createHash('sha256').update(SCRIPT).digest('base64')}'; style-src 'unsafe-inline'; connect-src 'self'`;
 
 const escape = (text: string): string => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -47,9 +56,10 @@ export function pageHtml(s: ServeStatus): string {
   const rows = s.nodes.map((n) => `<tr class="${escape(n.phase)}">${cells(n).map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>imgforge serve: ${escape(s.cluster)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.3em .8em;text-align:left;border-bottom:1px solid #ddd}
-.complete{background:#e6f4ea}.failed{background:#fce8e6}.stale{background:#fef7e0}.booting,.seeded{background:#e8f0fe}pre{color:#555}</style></head>
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.3em .8em;text-align:left;border-bottom:1px solid #ddd;white-space:nowrap}td:last-child{white-space:normal;min-width:16em}
+.complete{background:#e6f4ea}.failed{background:#fce8e6}.stale{background:#fef7e0}.booting,.seeded{background:#e8f0fe}pre{color:#555}#live.on{color:#137333}#live.off{color:#b3261e}</style></head>
 <body><h1>${escape(s.cluster)}</h1><p id="summary">${escape(`${s.cluster} at ${s.url}, ${s.time}`)}</p>
+<p id="live" class="off">not live: this page updates itself only with JavaScript</p>
 <table><thead><tr>${COLUMNS.map((c) => `<th>${c}</th>`).join('')}</tr></thead><tbody id="nodes">
 ${rows}
 </tbody></table>
