@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { ServeStatus } from '../protocol/serve-status.ts';
+import { progressLine, type ServeStatus } from '../protocol/serve-status.ts';
 import type { ServeDeps } from './serve-app.ts';
 
 /** Pages watching at once; more get 503 (each holds a connection). */
@@ -31,8 +31,10 @@ export const CELLS_JS = "(n) => [n.hostname, n.role, n.phase, String(n.boots), n
 // were: a table that looks current while the server is gone would mislead. A refusal (503 when
 // MAX_WATCHERS pages watch) closes the stream for good: no retry follows.
 const SCRIPT = `const cells = ${CELLS_JS};
+const progressLine = ${progressLine.toString()};
 const render = (s) => {
   document.getElementById('summary').textContent = s.cluster + ' at ' + s.url + ', ' + s.time;
+  document.getElementById('progress').textContent = progressLine(s.progress);
   document.getElementById('nodes').replaceChildren(...s.nodes.map((n) => {
     const tr = document.createElement('tr');
     tr.className = n.phase;
@@ -59,6 +61,7 @@ export function pageHtml(s: ServeStatus): string {
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.3em .8em;text-align:left;border-bottom:1px solid #ddd;white-space:nowrap}td:last-child{white-space:normal;min-width:16em}
 .complete{background:#e6f4ea}.failed{background:#fce8e6}.stale{background:#fef7e0}.booting,.seeded{background:#e8f0fe}pre{color:#555}#live.on{color:#137333}#live.off{color:#b3261e}</style></head>
 <body><h1>${escape(s.cluster)}</h1><p id="summary">${escape(`${s.cluster} at ${s.url}, ${s.time}`)}</p>
+<p id="progress">${escape(progressLine(s.progress))}</p>
 <p id="live" class="off">not live: this page updates itself only with JavaScript</p>
 <table><thead><tr>${COLUMNS.map((c) => `<th>${c}</th>`).join('')}</tr></thead><tbody id="nodes">
 ${rows}

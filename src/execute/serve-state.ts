@@ -9,7 +9,7 @@ import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseEvents, type Event } from '../protocol/events.ts';
 import type { PostContext } from '../protocol/event-post.ts';
-import { Fetch, nodeStatus, STATUS_VERSION, UnknownMachine, type ServeStatus } from '../protocol/serve-status.ts';
+import { clusterProgress, Fetch, nodeStatus, STATUS_VERSION, UnknownMachine, type ServeStatus } from '../protocol/serve-status.ts';
 import type { ServePlan } from '../plan/serve.ts';
 
 /** Events kept in memory per node (the file keeps all): many boots' worth. */
@@ -138,6 +138,7 @@ export class ServeState {
   status(plan: ServePlan, now: number): ServeStatus {
     return {
       v: STATUS_VERSION, cluster: plan.cluster, url: plan.options.url, time: new Date(now).toISOString(),
+      progress: clusterProgress(plan.nodes.map((n) => ({ hostname: n.hostname, role: n.role, events: this.events(n.hostname) }))),
       nodes: plan.nodes.map((n) => nodeStatus(n, this.events(n.hostname), this.#lastEvent.get(n.hostname) ?? null, this.#fetches.get(n.hostname) ?? null,
         now, plan.options.staleAfterSeconds)),
       unknown: [...this.#unknown.values()], unknownDropped: this.#dropped,

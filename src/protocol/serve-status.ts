@@ -52,9 +52,24 @@ export const UnknownMachine = z.strictObject({
 });
 export type UnknownMachine = z.output<typeof UnknownMachine>;
 
+/** The cluster's assembly as the nodes' stages report it (docs/assembly.md names the stages). */
+export const ClusterProgress = z.strictObject({
+  /** The node whose kubeadm-init stage ended ok, once one has. */
+  initialised: z.string().nullable(),
+  /** Nodes whose kubeadm-join stage ended ok, in the order they did. */
+  joined: z.array(z.string()),
+  /** etcd's members by the same reports: the init node, control planes that joined, etcd-member and etcd-external stages ok. */
+  etcdMembers: z.array(z.string()),
+  /** The leader's token-cleanup ended ok: every node has joined and the bootstrap token is gone. */
+  tokenDeleted: z.boolean(),
+});
+export type ClusterProgress = z.output<typeof ClusterProgress>;
+
 export const ServeStatus = z.strictObject({
   v: z.literal(STATUS_VERSION),
   cluster: z.string(),
+  /** Init, joins, etcd members and the token, across the nodes. */
+  progress: ClusterProgress,
   url: z.string(),
   time: z.string(),
   nodes: z.array(NodeStatus),
@@ -80,4 +95,28 @@ export function nodeStatus(node: { hostname: string; role: string }, events: rea
     hostname: node.hostname, role: node.role, phase, boots, stage: p.stage, state: p.state, reported: p.reported,
     lastProblem: p.lastProblem, lastEvent, lastFetch, events: events.length,
   };
+}
+
+/** The cluster's assembly read off every node's events (pure): each stage's first ok, in time order. */
+export function clusterProgress(nodes: readonly { hostname: string; role: string; events: readonly Event[] }[]): ClusterProgress {
+  const done = (stage: string) => nodes
+    .map((n) => ({ n, at: n.events.find((e) => e.stage === stage && e.state === 'ok')?.time }))
+    .filter((x): x is { n: typeof x.n; at: string } => x.at !== undefined)
+    .sort((a, b) => a.at.localeCompare(b.at)).map((x) => x.n);
+  const init = done('kubeadm-init')[0];
+  const joined = done('kubeadm-join');
+  const members = [...(init ? [init] : []), ...joined.filter((n) => n.role === 'control-plane'), ...done('etcd-member'), ...done('etcd-external')];
+  return {
+    initialised: init?.hostname ?? null,
+    joined: joined.map((n) => n.hostname),
+    etcdMembers: [...new Set(members.map((n) => n.hostname))],
+    tokenDeleted: done('token-cleanup').length > 0,
+  };
+}
+
+/** One line for people: where the assembly stands. */
+export function progressLine(p: ClusterProgress): string {
+  if (!p.initialised) return 'cluster: not initialised yet';
+  return [`cluster: initialised on ${p.initialised}`, `joined: ${p.joined.join(', ') || 'none yet'}`, `etcd members: ${p.etcdMembers.join(', ')}`,
+    p.tokenDeleted ? 'bootstrap token deleted' : 'bootstrap token still valid'].join('; ');
 }

@@ -1,5 +1,5 @@
 import { imgforgeError } from '../../errors/error.ts';
-import { ServeStatus, type NodeStatus } from '../../protocol/serve-status.ts';
+import { progressLine, ServeStatus, type NodeStatus } from '../../protocol/serve-status.ts';
 import type { GlobalOptions } from '../context.ts';
 import { json, type Io } from '../output.ts';
 
@@ -54,6 +54,7 @@ export async function statusCommand(opts: GlobalOptions & StatusFlags, io: Io): 
   const counts = new Map<string, number>();
   for (const n of s.nodes) counts.set(n.phase, (counts.get(n.phase) ?? 0) + 1);
   io.out(`${s.cluster} at ${s.url}, ${s.time}: ${[...counts].map(([phase, k]) => `${k} ${phase}`).join(', ') || 'no nodes'}\n`);
+  io.out(`${progressLine(s.progress)}\n`);
   for (const n of s.nodes) io.out(nodeLine(n));
   if (s.unknown.length > 0 || s.unknownDropped > 0) {
     io.out('unknown machines (add each to the config as a node\'s mac, serial or uuid):\n');
