@@ -9,7 +9,7 @@ import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { cli, listFiles, requireTool, ROOT, tempDir } from '../helpers.ts';
-import { hardkernelLikeBase, ubuntuLikeBase } from '../fixtures/bases.ts';
+import { ubuntuArm64LikeBase, ubuntuLikeBase } from '../fixtures/bases.ts';
 import { probeBase } from '../../src/image/probe.ts';
 
 const HOMELAB = join(ROOT, 'images.config.ts');
@@ -103,8 +103,8 @@ describe('images of the root example', { concurrency: false }, () => {
     if (!tools.every(requireTool)) return;
     mkdirSync(join(dir, 'x86'));
     x86 = ubuntuLikeBase(join(dir, 'x86'), 700);
-    mkdirSync(join(dir, 'hk'));
-    odroid = hardkernelLikeBase(join(dir, 'hk')).image;
+    mkdirSync(join(dir, 'arm64'));
+    odroid = ubuntuArm64LikeBase(join(dir, 'arm64'));
     for (const [base, nodes] of [[x86, ['worker01', 'worker03', 'worker04']], [odroid, ['cp01', 'worker02']]] as const) {
       const r = await cli(['--config', HOMELAB, 'build', ...nodes, '--base', base, '--out', out, '--cache-dir', join(dir, 'cache')]);
       assert.equal(r.code, 0, r.stderr);
