@@ -6,11 +6,11 @@
  * and a node added to the config has one at once. Removing the key file revokes every node's.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Cluster } from '../config/resolve.ts';
 import { imgforgeError } from '../errors/error.ts';
-import { ignoreSecrets, secretsPath } from './store.ts';
+import { secretsPath, writeSecretFile } from './store.ts';
 
 /** Hex digits in an enrolment secret: 128 bits, URL-, shell- and kernel-command-line-safe. */
 export const ENROLMENT_HEX = 32;
@@ -49,19 +49,6 @@ export async function loadServeKey(cluster: Cluster): Promise<{ key: Buffer; pat
     return { key: Buffer.from(hex[0]!, 'hex'), path, made: false };
   }
   const key = randomBytes(KEY_HEX / 2);
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
-  if (dir.endsWith('/.imgforge/secrets')) await ignoreSecrets(dirname(dir));
-  // Written whole: a temporary name, fsync, rename (as saveSecrets writes the bundle).
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(`${HEADER}${key.toString('hex')}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
+  await writeSecretFile(path, `${HEADER}${key.toString('hex')}\n`);
   return { key, path, made: true };
 }

@@ -96,9 +96,11 @@ export async function ignoreSecrets(imgforgeDir: string): Promise<void> {
   await writeFile(ignore, '# Written by imgforge: cluster secrets never belong in version control.\nsecrets/\n');
 }
 
-/** Write the bundle whole (temporary name, fsync, rename), 0600 in a 0700 folder, and keep git out of it. */
-export async function saveSecrets(cluster: Cluster, bundle: SecretsBundle): Promise<string> {
-  const path = secretsPath(cluster);
+/**
+ * Write a file of secrets whole: 0600 in a 0700 folder (git kept out of .imgforge/secrets), under
+ * a temporary name, fsynced, renamed into place, and the folder fsynced (rename(2) is atomic).
+ */
+export async function writeSecretFile(path: string, text: string): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
@@ -106,7 +108,7 @@ export async function saveSecrets(cluster: Cluster, bundle: SecretsBundle): Prom
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(`${HEADER}${stringify(bundle, { lineWidth: 0 })}`);
+    await fh.writeFile(text);
     await fh.sync();
   } finally {
     await fh.close();
@@ -115,5 +117,11 @@ export async function saveSecrets(cluster: Cluster, bundle: SecretsBundle): Prom
   const d = await open(dir, 'r');
   await d.sync();
   await d.close();
+}
+
+/** Write the bundle whole, 0600 in a 0700 folder, and keep git out of it. */
+export async function saveSecrets(cluster: Cluster, bundle: SecretsBundle): Promise<string> {
+  const path = secretsPath(cluster);
+  await writeSecretFile(path, `${HEADER}${stringify(bundle, { lineWidth: 0 })}`);
   return path;
 }
