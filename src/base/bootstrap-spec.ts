@@ -11,6 +11,8 @@ export interface BootstrapSpec {
   readonly bios: boolean;
   /** The root file system's size when it should exceed what its contents need. */
   readonly rootBytes?: number | undefined;
+  /** Only these modules in the initramfs (MODULES=list); undefined: MODULES=most. */
+  readonly initramfsModules?: readonly string[] | undefined;
 }
 
 /** Bump when the recipe in bootstrap.ts changes, so cached bases built the old way are not reused. */
@@ -19,6 +21,6 @@ const RECIPE = 3;
 /** What keys a bootstrapped base in the cache: the spec and the recipe's templates. */
 export function bootstrapDigest(spec: BootstrapSpec, templates: TemplateSet): string {
   const h = createHash('sha256').update(JSON.stringify({ RECIPE, ...spec, packages: [...spec.packages].sort() }));
-  for (const name of ['bootstrap/customize.sh.njk', 'bootstrap/grub.cfg.njk']) h.update(templates.get(name) ?? '');
+  for (const name of ['bootstrap/setup.sh.njk', 'bootstrap/customize.sh.njk', 'bootstrap/grub.cfg.njk']) h.update(templates.get(name) ?? '');
   return h.digest('hex');
 }

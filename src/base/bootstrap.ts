@@ -9,7 +9,7 @@ import type { TemplateSet } from '../render/templates.ts';
 import { bootstrapDigest, type BootstrapSpec } from './bootstrap-spec.ts';
 
 export type { BootstrapSpec } from './bootstrap-spec.ts';
-import { grubMkstandalone, mke2fsFromTree, mmd, mmdebstrap } from '../tools/bootstrap-tools.ts';
+import { grubMkstandalone, hostDpkgArch, mke2fsFromTree, mmd, mmdebstrap, requireArchRuns } from '../tools/bootstrap-tools.ts';
 import { mcopy, mkfsFat } from '../tools/fat.ts';
 
 const MIB = 2 ** 20;
@@ -18,7 +18,11 @@ const ESP_BYTES = 64 * MIB;
 const BIOS_BOOT_BYTES = 4 * MIB;
 const ROOT_LABEL = 'cloudimg-rootfs';
 /** UEFI removable-media paths (UEFI 2.10 §3.5.1.1), so firmware boots it without an NVRAM entry. */
-const EFI = { amd64: { format: 'x86_64-efi', file: 'BOOTX64.EFI', console: 'ttyS0,115200n8' }, arm64: { format: 'arm64-efi', file: 'BOOTAA64.EFI', console: 'ttyAMA0,115200n8' } } as const;
+const EFI = {
+  amd64: { format: 'x86_64-efi', file: 'BOOTX64.EFI', console: 'ttyS0,115200n8', serial: true },
+  // No GRUB serial driver on arm64-efi (its ns8250 is x86's): it writes to the firmware's console.
+  arm64: { format: 'arm64-efi', file: 'BOOTAA64.EFI', console: 'ttyAMA0,115200n8', serial: false },
+} as const;
 const GRUB_MODULES = ['part_gpt', 'ext2', 'fat', 'search', 'search_fs_uuid', 'linux', 'normal', 'configfile', 'echo', 'serial', 'terminal', 'gzio', 'all_video'];
 /** i386-pc: only these go into core.img, whose size real mode limits to 480 KiB (so no memdisk of every module). */
 const GRUB_BIOS_MODULES = ['biosdisk', ...GRUB_MODULES.filter((m) => m !== 'fat' && m !== 'all_video')];
@@ -50,9 +54,16 @@ export async function bootstrapBase(spec: BootstrapSpec, opts: { cacheDir: strin
     const hook = join(work, 'customize.sh');
     await writeFile(hook, renderTemplate(env, 'bootstrap/customize.sh.njk', { rootLabel: ROOT_LABEL }));
     await chmod(hook, 0o755);
+    let setupHook: string | undefined;
+    if (spec.initramfsModules) {
+      setupHook = join(work, 'setup.sh');
+      await writeFile(setupHook, renderTemplate(env, 'bootstrap/setup.sh.njk', { modules: spec.initramfsModules }));
+      await chmod(setupHook, 0o755);
+    }
     const tree = join(work, 'root');
+    if (spec.arch !== hostDpkgArch()) await requireArchRuns(spec.arch);
     opts.onStep?.(`mmdebstrap ${spec.suite} (${spec.arch})`);
-    await mmdebstrap({ ...spec, dir: tree, customizeHook: hook });
+    await mmdebstrap({ ...spec, dir: tree, setupHook, customizeHook: hook });
 
     const used = await du(tree);
     const rootBytes = Math.ceil(Math.max(used * 1.25 + 256 * MIB, spec.rootBytes ?? 0) / MIB) * MIB;
@@ -81,7 +92,7 @@ export async function bootstrapBase(spec: BootstrapSpec, opts: { cacheDir: strin
     await mke2fsFromTree(image, { offsetBytes: rootFirst * 512, bytes: rootBytes, label: ROOT_LABEL, uuid: rootUuid, tree, epoch: opts.epoch });
     opts.onStep?.('EFI system partition');
     const efi = EFI[spec.arch];
-    const cfg = await grubConfig(env2, efi.console);
+    const cfg = await grubConfig(env2, efi.console, efi.serial);
     const loader = join(work, efi.file);
     await grubMkstandalone({ format: efi.format, moduleDir: join(tree, 'usr/lib/grub', efi.format), modules: GRUB_MODULES, config: cfg, out: loader });
     await mkfsFat(image, { offsetBytes: espFirst * 512, sizeBytes: ESP_BYTES, label: 'UEFI', volumeId: rootUuid.slice(0, 8), fatBits: 32, clusterSectors: 1 });
@@ -96,9 +107,9 @@ export async function bootstrapBase(spec: BootstrapSpec, opts: { cacheDir: strin
 
 interface Work { readonly env: ReturnType<typeof createEnvironment>; readonly work: string; readonly tree: string; readonly rootUuid: string }
 
-async function grubConfig(w: Work, console: string): Promise<string> {
+async function grubConfig(w: Work, console: string, serial: boolean): Promise<string> {
   const cfg = join(w.work, 'grub.cfg');
-  await writeFile(cfg, renderTemplate(w.env, 'bootstrap/grub.cfg.njk', { rootUuid: w.rootUuid, console }));
+  await writeFile(cfg, renderTemplate(w.env, 'bootstrap/grub.cfg.njk', { rootUuid: w.rootUuid, console, serial }));
   return cfg;
 }
 
@@ -114,7 +125,7 @@ async function biosChain(spec: BootstrapSpec, w: Work, first: number, sectors: n
     throw imgforgeError('BaseInvalid', { path: `bootstrap ${spec.suite}`, detail: 'legacy BIOS boot needs an amd64 base with grub-pc-bin in base.bootstrap.packages' });
   }
   const coreFile = join(w.work, 'core.img');
-  await grubMkstandalone({ format: 'i386-pc', moduleDir, modules: GRUB_BIOS_MODULES, installModules: GRUB_BIOS_MODULES, config: await grubConfig(w, 'ttyS0,115200n8'), out: coreFile });
+  await grubMkstandalone({ format: 'i386-pc', moduleDir, modules: GRUB_BIOS_MODULES, installModules: GRUB_BIOS_MODULES, config: await grubConfig(w, EFI.amd64.console, true), out: coreFile });
   const core = await readFile(coreFile);
   if (core.length > sectors * 512) throw imgforgeError('BaseInvalid', { path: `bootstrap ${spec.suite}`, detail: `GRUB's core.img (${core.length} bytes) does not fit the ${sectors * 512}-byte BIOS boot partition` });
   try {

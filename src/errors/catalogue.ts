@@ -150,6 +150,12 @@ export const catalogue = {
     message: (a) => `${a.tool} is not installed.`,
     hint: (a) => `Install the Debian/Ubuntu package ${a.pkg} (apt-get install ${a.pkg}).`,
   }),
+  ForeignArch: entry<{ arch: string; host: string; detail: string }>({
+    category: 'environment',
+    title: 'This machine cannot run the base\'s programs',
+    message: (a) => `A ${a.arch} base is built by running its packages' setup scripts, and this ${a.host} machine cannot run ${a.arch} programs (arch-test: ${a.detail}).`,
+    hint: () => 'Install qemu-user-static and binfmt-support (apt-get install qemu-user-static binfmt-support); in a container, mount binfmt_misc first (mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc) and run update-binfmts --enable.',
+  }),
   ToolFailed: entry<{ tool: string; status: string; stderr: string }>({
     category: 'dependency',
     title: 'An external tool failed',

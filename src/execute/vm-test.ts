@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { describeEvent, type Event } from '../protocol/events.ts';
 import { qemuArgs, type VmSpec } from '../plan/vm.ts';
-import { createOverlay, qemuIoWrite, requireBiosFirmware, requireFirmware } from '../tools/qemu.ts';
+import type { MachineChoice } from '../plan/vm-machine.ts';
+import { createOverlay, qemuIoWrite, requireFirmwareFiles, requireQemu } from '../tools/qemu.ts';
 import { boot, type BootResult, type ConsoleLine, type ReceivedEvent } from './vm.ts';
 
 /** Console lines that mark boot milestones before imgforge's events begin (firmware, kernel, cloud-init). */
@@ -43,8 +44,8 @@ const refused = (e: Event): boolean => e.stage === 'bundle' && e.state === 'fail
 export interface VmTestOptions {
   readonly image: string;
   readonly arch: 'amd64' | 'arm64';
-  /** UEFI (OVMF/AAVMF from pflash) or legacy BIOS (SeaBIOS, x86 only). */
-  readonly firmware: 'uefi' | 'bios';
+  /** The qemu-system and firmware the plan chose: UEFI (OVMF/AAVMF from pflash) or legacy BIOS (SeaBIOS, x86 only). Checked before anything is made. */
+  readonly machine: Pick<MachineChoice, 'qemu' | 'pkg' | 'firmware'>;
   readonly diskBytes: number;
   readonly mac: string | null;
   readonly memoryMiB: number;
@@ -77,8 +78,9 @@ export interface BootRecord extends BootResult {
  * The work folder and the VM are gone afterwards, whatever happened, unless `keep`.
  */
 export async function runVmTest(opts: VmTestOptions): Promise<{ boots: BootRecord[]; workDir: string | null }> {
-  if (opts.firmware === 'bios') requireBiosFirmware();
-  const fw = opts.firmware === 'uefi' ? requireFirmware(opts.arch) : null;
+  requireQemu(opts.machine);
+  requireFirmwareFiles(opts.machine.firmware);
+  const fw = opts.machine.firmware.kind === 'uefi' ? opts.machine.firmware : null;
   const work = await mkdtemp(join(tmpdir(), 'imgforge-vm-'));
   const boots: BootRecord[] = [];
   try {
@@ -92,7 +94,7 @@ export async function runVmTest(opts: VmTestOptions): Promise<{ boots: BootRecor
     const vars = join(work, 'vars.fd');
     if (fw) await copyFile(fw.vars, vars);
     const spec = (name: BootName): VmSpec => ({
-      arch: opts.arch, firmware: opts.firmware, disk, code: fw?.code ?? '', vars, kvm: opts.kvm, memoryMiB: opts.memoryMiB, cpus: opts.cpus,
+      arch: opts.arch, firmware: opts.machine.firmware.kind, disk, code: fw?.code ?? '', vars, kvm: opts.kvm, memoryMiB: opts.memoryMiB, cpus: opts.cpus,
       mac: opts.mac, qmp: join(work, 'qmp.sock'), events: join(work, `${name.replace(/ /g, '-')}.events`), sshPort: opts.sshPort,
     });
     await writeFile(join(work, 'qemu.args'), `${qemuArgs(spec('first boot')).join('\n')}\n`);

@@ -17,6 +17,7 @@ export function chooseBase(n: ResolvedNode, override?: string): BaseChoice {
   if (d) return { kind: 'download', url: d.url, sha256: d.sha256, sha256sums: d.sha256sums, unverifiedReason: d.unverifiedReason };
   return {
     kind: 'bootstrap', source: `bootstrap ${b!.suite} ${b!.mirror}`,
-    spec: { suite: b!.suite, mirror: b!.mirror, arch: n.profile.base.arch, packages: b!.packages, bios: n.profile.boot.firmware.includes('bios'), rootBytes: b!.rootSize },
+    spec: { suite: b!.suite, mirror: b!.mirror, arch: n.profile.base.arch, packages: b!.packages, bios: n.profile.boot.firmware.includes('bios'), rootBytes: b!.rootSize,
+      initramfsModules: b!.initramfsModules },
   };
 }

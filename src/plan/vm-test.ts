@@ -1,6 +1,7 @@
 import type { ResolvedNode } from '../config/resolve.ts';
 import { imgforgeError } from '../errors/error.ts';
 import { placePartitions, planLayout } from './layout.ts';
+import { chooseMachine, type MachineChoice } from './vm-machine.ts';
 
 /** What `imgforge test` was asked, parsed. */
 export interface TestRequest {
@@ -20,6 +21,8 @@ export interface TestRequest {
 export interface VmTestPlan {
   readonly firmware: 'uefi' | 'bios';
   readonly kvm: boolean;
+  /** The QEMU, machine, CPU and firmware files it boots on, and why. */
+  readonly machine: MachineChoice;
   readonly diskBytes: number;
   readonly timeoutMs: number;
   readonly memoryMiB: number;
@@ -38,9 +41,9 @@ export interface VmTestPlan {
  */
 export function planVmTest(node: ResolvedNode, req: TestRequest, host: { readonly kvm: boolean }, image: { readonly sizeBytes: number; readonly rootFirstLba: number }, sshUser: string | undefined): VmTestPlan {
   const p = node.profile;
-  const bootable = p.arch === 'amd64' ? p.boot.firmware.filter((f): f is 'uefi' | 'bios' => f === 'uefi' || f === 'bios') : [];
+  const bootable = p.boot.firmware.filter((f): f is 'uefi' | 'bios' => f === 'uefi' || (f === 'bios' && p.arch === 'amd64'));
   if (bootable.length === 0) {
-    throw imgforgeError('Unsupported', { what: `Booting ${node.config.board} images in QEMU (they start from the board's own U-Boot, which QEMU does not emulate; their seed and layout stage are the ones tested on x86 nodes)` });
+    throw imgforgeError('Unsupported', { what: `Booting ${node.config.board} images in QEMU (they start from the board's own U-Boot and vendor kernel, which QEMU does not emulate; their seed and layout stage are the ones tested on x86 nodes)` });
   }
   const firmware = req.firmware ?? bootable[0]!;
   if (!bootable.includes(firmware)) throw imgforgeError('BadFlag', { detail: `--firmware ${firmware}: ${node.config.board} images boot in QEMU by ${bootable.join(' or ')}` });
@@ -60,8 +63,9 @@ export function planVmTest(node: ResolvedNode, req: TestRequest, host: { readonl
     if (typeof placed === 'string') throw imgforgeError('BadFlag', { detail: `--disk-size: ${placed}` });
     plantStale = { partition: raw.name, offsetBytes: placed.find((x) => x.name === raw.name)!.firstLba * 512 };
   }
+  const kvm = req.accel === 'auto' ? host.kvm : req.accel === 'kvm';
   return {
-    firmware, kvm: req.accel === 'auto' ? host.kvm : req.accel === 'kvm', diskBytes: req.diskBytes, timeoutMs: req.timeoutSeconds * 1000,
+    firmware, kvm, machine: chooseMachine(p, firmware, kvm), diskBytes: req.diskBytes, timeoutMs: req.timeoutSeconds * 1000,
     memoryMiB: req.memoryMiB, cpus: req.cpus, killAt, plantStale,
     plantOsd: req.plantOsd && raw && sshUser ? { partition: raw.name, user: sshUser } : undefined,
   };

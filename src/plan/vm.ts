@@ -1,4 +1,5 @@
 import { EVENT_PORT } from '../protocol/events.ts';
+import { QEMU_MACHINES } from './vm-machine.ts';
 
 /** What one boot of an image under QEMU is given; the argument list is computed without I/O. */
 export interface VmSpec {
@@ -39,15 +40,17 @@ export const dgram = (id: string, ports: { readonly local: number; readonly remo
   `dgram,id=${id},local.type=inet,local.host=127.0.0.1,local.port=${ports.local},remote.type=inet,remote.host=127.0.0.1,remote.port=${ports.remote}`;
 
 /**
- * qemu-system arguments after qemu-recipe.md: q35 (x86) or virt (arm64), UEFI from pflash,
+ * qemu-system arguments: the architecture's machine and CPU (vm-machine.ts), UEFI from pflash,
  * virtio disk and NIC on user networking restricted to the host, serial console on stdout, the
  * node's event port on virtio-serial.
  * SMBIOS type 11 carries "imgforge.report=1", which makes the node print its report.
  */
 export function qemuArgs(vm: VmSpec): string[] {
-  const machine = vm.arch === 'amd64' ? ['-machine', 'q35'] : ['-machine', 'virt', '-cpu', vm.kvm ? 'host' : 'max,pauth-impdef=on'];
+  const m = QEMU_MACHINES[vm.arch];
+  const cpu = vm.kvm ? m.cpu.kvm : m.cpu.tcg;
   return [
-    ...machine,
+    '-machine', m.machine,
+    ...(cpu ? ['-cpu', cpu] : []),
     '-accel', vm.kvm ? 'kvm' : 'tcg,thread=multi',
     '-m', String(vm.memoryMiB),
     '-smp', String(vm.cpus),

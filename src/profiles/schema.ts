@@ -46,6 +46,13 @@ const Bootstrap = z.strictObject({
    * a quarter more, plus 256 MiB): e.g. "3.5GiB" for the size of Ubuntu's cloud image.
    */
   rootSize: Bytes.optional(),
+  /**
+   * Put only these kernel modules in the initramfs (initramfs-tools MODULES=list, initramfs.conf(5))
+   * instead of most of the kernel's: the ones the root disk needs on the machines the base is for.
+   * Unset: MODULES=most. A base of another architecture makes its initramfs under emulation,
+   * where each module costs seconds.
+   */
+  initramfsModules: z.array(z.string().regex(/^[a-z0-9_-]+$/, 'must be a module name like virtio_blk')).optional(),
 });
 
 /** What a base runs, which decides the Kubernetes and CNI releases it can carry (imgforge profiles shows it). */

@@ -1,15 +1,36 @@
+import { imgforgeError, isImgforgeError } from '../errors/error.ts';
 import { run, type Tool } from './run.ts';
 
 const MMDEBSTRAP: Tool = { command: 'mmdebstrap', pkg: 'mmdebstrap' };
 const GRUB_MKSTANDALONE: Tool = { command: 'grub-mkstandalone', pkg: 'grub-common' };
 const MKE2FS: Tool = { command: 'mke2fs', pkg: 'e2fsprogs' };
 const MMD: Tool = { command: 'mmd', pkg: 'mtools' };
+const ARCH_TEST: Tool = { command: 'arch-test', pkg: 'arch-test' };
+
+/** dpkg's name for the architecture this process runs on. */
+export const hostDpkgArch = (): string => (process.arch === 'x64' ? 'amd64' : process.arch);
+
+/**
+ * A base of another architecture runs its packages' setup scripts under qemu-user through
+ * binfmt_misc. mmdebstrap checks that with arch-test (mmdebstrap(1) "check") and stops with
+ * "install arch-test" or a binfmt warning; checking first names what to install.
+ */
+export async function requireArchRuns(arch: string): Promise<void> {
+  try {
+    await run(ARCH_TEST, [arch]);
+  } catch (e) {
+    if (!isImgforgeError(e) || e.code !== 'ToolFailed') throw e;
+    // arch-test says why on stdout ("arm64: not supported on this machine/kernel").
+    const said = (e.cause as { stdout?: Uint8Array } | undefined)?.stdout;
+    throw imgforgeError('ForeignArch', { arch, host: hostDpkgArch(), detail: said?.length ? Buffer.from(said).toString('utf8').trim() : e.message }, { cause: e });
+  }
+}
 
 /**
  * mmdebstrap a Debian or Ubuntu tree into `dir`. --mode=auto runs as root when imgforge is root
  * and in a user namespace (unshare) otherwise (mmdebstrap(1) "MODES").
  */
-export async function mmdebstrap(opts: { suite: string; mirror: string; arch: string; packages: readonly string[]; dir: string; customizeHook: string }): Promise<void> {
+export async function mmdebstrap(opts: { suite: string; mirror: string; arch: string; packages: readonly string[]; dir: string; setupHook?: string | undefined; customizeHook: string }): Promise<void> {
   await run(MMDEBSTRAP, [
     '--mode=auto',
     '--variant=minbase',
@@ -18,6 +39,7 @@ export async function mmdebstrap(opts: { suite: string; mirror: string; arch: st
     '--dpkgopt=path-exclude=/usr/share/man/*',
     '--dpkgopt=path-exclude=/usr/share/doc/*',
     '--dpkgopt=path-exclude=/usr/share/locale/*',
+    ...(opts.setupHook ? [`--setup-hook=${opts.setupHook}`] : []),
     `--customize-hook=${opts.customizeHook}`,
     opts.suite,
     opts.dir,

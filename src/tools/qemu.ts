@@ -3,13 +3,14 @@ import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } 
 import { resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { imgforgeError } from '../errors/error.ts';
+import { QEMU_MACHINES, type MachineChoice } from '../plan/vm-machine.ts';
 import { requireCommand, run, type Tool } from './run.ts';
 
 const QEMU_IMG: Tool = { command: 'qemu-img', pkg: 'qemu-utils' };
 const QEMU_IO: Tool = { command: 'qemu-io', pkg: 'qemu-utils' };
 export const QEMU_SYSTEM: Readonly<Record<'amd64' | 'arm64', Tool>> = {
-  amd64: { command: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
-  arm64: { command: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },
+  amd64: { command: QEMU_MACHINES.amd64.command, pkg: QEMU_MACHINES.amd64.pkg },
+  arm64: { command: QEMU_MACHINES.arm64.command, pkg: QEMU_MACHINES.arm64.pkg },
 };
 
 /** What decides whether KVM can run a guest, read off the host by kvmUsable. */
@@ -49,23 +50,23 @@ export function kvmUsable(guest: 'amd64' | 'arm64'): boolean {
   return kvmCanRun(guest, { arch: process.arch, devKvm, cpuinfo });
 }
 
-/** UEFI firmware as Debian packages it: the code (read-only) and a template of the variable store. */
-export const UEFI_FIRMWARE = {
-  amd64: { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.fd', pkg: 'ovmf' },
-  arm64: { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.fd', pkg: 'qemu-efi-aarch64' },
-} as const;
-
-/** SeaBIOS, the PC BIOS QEMU loads by default for x86 machines (Debian package seabios). */
-export const BIOS_FIRMWARE = { file: '/usr/share/seabios/bios-256k.bin', pkg: 'seabios' } as const;
-
-export function requireBiosFirmware(): void {
-  if (!existsSync(BIOS_FIRMWARE.file)) throw imgforgeError('ToolMissing', { tool: BIOS_FIRMWARE.file, pkg: BIOS_FIRMWARE.pkg });
+/** The architecture's UEFI firmware (code and variable store template), or an environment error naming its package. */
+export function requireFirmware(arch: 'amd64' | 'arm64'): { code: string; vars: string } {
+  const fw = QEMU_MACHINES[arch].uefi;
+  requireFirmwareFiles({ kind: 'uefi', ...fw });
+  return fw;
 }
 
-export function requireFirmware(arch: 'amd64' | 'arm64'): { code: string; vars: string } {
-  const fw = UEFI_FIRMWARE[arch];
-  if (!existsSync(fw.code) || !existsSync(fw.vars)) throw imgforgeError('ToolMissing', { tool: fw.code, pkg: fw.pkg });
-  return fw;
+/** The firmware files a plan chose exist, or an environment error names the missing one and its package. */
+export function requireFirmwareFiles(fw: MachineChoice['firmware']): void {
+  for (const file of fw.kind === 'uefi' ? [fw.code, fw.vars] : [fw.file]) {
+    if (!existsSync(file)) throw imgforgeError('ToolMissing', { tool: file, pkg: fw.pkg });
+  }
+}
+
+/** The qemu-system a plan chose is on PATH, or an environment error names its package. */
+export function requireQemu(choice: Pick<MachineChoice, 'qemu' | 'pkg'>): void {
+  requireCommand({ command: choice.qemu, pkg: choice.pkg });
 }
 
 /** A copy-on-write overlay: the VM writes here, the image is never changed (qemu-img(1) "create -b"). */

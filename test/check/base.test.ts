@@ -56,7 +56,7 @@ test('imgforge profiles shows each base\'s facts', async () => {
   const r = await cli(['profiles', '--json']);
   const rows = JSON.parse(r.stdout) as { name: string; facts: { kernel: string; cgroup: string; cloudInit: string; bootedBy: string; source: string } }[];
   assert.deepEqual(rows.map((x) => [x.name, x.facts.kernel, x.facts.cgroup, x.facts.cloudInit]),
-    [['odroid-m1', '6.8', 'v2', 'enabled'], ['odroid-m1-hardkernel', '4.19', 'v1', 'disabled'], ['odroid-m2', '6.8', 'v2', 'enabled'],
+    [['arm64-debian', '6.1', 'v2', 'enabled'], ['odroid-m1', '6.8', 'v2', 'enabled'], ['odroid-m1-hardkernel', '4.19', 'v1', 'disabled'], ['odroid-m2', '6.8', 'v2', 'enabled'],
       ['odroid-m2-hardkernel', '5.10', 'v1', 'disabled'], ['thin-client', '6.8', 'v2', 'enabled'], ['x86', '6.8', 'v2', 'enabled'], ['x86-debian', '6.1', 'v2', 'enabled']]);
   assert.ok(rows.every((x) => x.facts.source.length > 20 && x.facts.bootedBy.length > 5));
   const text = await cli(['profiles']);

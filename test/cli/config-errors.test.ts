@@ -138,7 +138,7 @@ const CASES: readonly Case[] = [
 
   // Board profiles (resolved after the schema).
   { name: 'unknown board, near miss of odroid-m1', mutate: (c) => { node(c, 1)['board'] = 'odroid-m3'; },
-    expect: [{ path: 'nodes[1].board', message: /^nodes\[1\]\.board: no board profile named "odroid-m3" \(did you mean "odroid-m1"\?\); known: odroid-m1, odroid-m1-hardkernel, odroid-m2, odroid-m2-hardkernel, thin-client, x86, x86-debian$/ }] },
+    expect: [{ path: 'nodes[1].board', message: /^nodes\[1\]\.board: no board profile named "odroid-m3" \(did you mean "odroid-m1"\?\); known: arm64-debian, odroid-m1, odroid-m1-hardkernel, odroid-m2, odroid-m2-hardkernel, thin-client, x86, x86-debian$/ }] },
   { name: 'unknown board, near miss of x86', mutate: (c) => { node(c, 2)['board'] = 'x68'; },
     expect: [{ path: 'nodes[2].board', message: /no board profile named "x68" \(did you mean "x86"\?\)/ }] },
   { name: 'unknown board, nothing close', mutate: (c) => { node(c, 0)['board'] = 'raspberry-pi-5'; },

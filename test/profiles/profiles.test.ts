@@ -18,7 +18,7 @@ test('merge: objects merge key by key, arrays and scalars replace, undefined kee
   assert.deepEqual(deepMerge([1, 2], { a: 1 }), { a: 1 }, 'an object replaces an array');
 });
 
-const NAMES = ['odroid-m1', 'odroid-m1-hardkernel', 'odroid-m2', 'odroid-m2-hardkernel', 'thin-client', 'x86', 'x86-debian'];
+const NAMES = ['arm64-debian', 'odroid-m1', 'odroid-m1-hardkernel', 'odroid-m2', 'odroid-m2-hardkernel', 'thin-client', 'x86', 'x86-debian'];
 
 test('the board profiles load, validate and carry their board facts', async () => {
   const profiles = resolveProfiles(await loadProfileFiles([BUILTIN_PROFILE_DIR]));

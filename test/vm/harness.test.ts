@@ -5,8 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
-import { encodeGpt } from '../../src/image/gpt.ts';
-import { deriveGuid } from '../../src/image/guid.ts';
 import { join } from 'node:path';
 import { judgeReport, judgeSecrets, judgeStages, judgeUnchanged, reportOf } from '../../src/plan/judge.ts';
 import { seedContext } from '../../src/plan/context.ts';
@@ -18,6 +16,7 @@ import { timeline } from '../../src/execute/vm-test.ts';
 import { PROTOCOL_VERSION, type Event } from '../../src/protocol/events.ts';
 import { kvmCanRun, kvmUsable } from '../../src/tools/qemu.ts';
 import { cli, ROOT, tempDir } from '../helpers.ts';
+import { fakeImage } from '../fixtures/fake-image.ts';
 
 const CONFIG = join(ROOT, 'test/fixtures/qemu.config.mjs');
 const vm: VmSpec = { arch: 'amd64', firmware: 'uefi', disk: 'd.qcow2', code: 'CODE.fd', vars: 'VARS.fd', kvm: false, memoryMiB: 2048, cpus: 2, mac: null, qmp: 'q.sock', events: 'ev.jsonl' };
@@ -105,26 +104,6 @@ test('KVM only where it can run the guest', () => {
   assert.match(qemuArgs({ ...vm, kvm: false }).join(' '), /-accel tcg,thread=multi/);
   assert.match(qemuArgs({ ...vm, kvm: true }).join(' '), /-accel kvm/);
 });
-
-test('ODROID images are refused with the reason (exit 3): QEMU does not emulate their boot chain', async () => {
-  const r = await cli(['--config', join(ROOT, 'images.config.ts'), 'test', fakeImage('cp01')]);
-  assert.equal(r.code, 3, r.stderr);
-  assert.match(r.stderr, /odroid-m1 images in QEMU \(they start from the board's own U-Boot/);
-});
-
-/** A 4 MiB GPT image with one partition, and the manifest naming its node. */
-function fakeImage(node: string): string {
-  const dir = tempDir();
-  const image = join(dir, `${node}.img`);
-  const gpt = encodeGpt({ diskSectors: 8192, diskGuid: deriveGuid('t', node, 'disk'), partitions: [
-    { number: 1, typeGuid: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', uniqueGuid: deriveGuid('t', node, 'p1'), firstLba: 2048, lastLba: 6143, attributes: 0n, name: 'root' }] });
-  const data = Buffer.alloc(8192 * 512);
-  gpt.primary.copy(data, 0);
-  gpt.backup.copy(data, gpt.backupOffsetBytes);
-  writeFileSync(image, data);
-  writeFileSync(join(dir, `${node}.manifest.json`), JSON.stringify({ node }));
-  return image;
-}
 
 /** A stand-in qemu-system-x86_64: prints console lines, appends events to the -chardev file, answers QMP as told. */
 function fakeQemu(behaviour: 'healthy' | 'qmp-silent' | 'dies'): string {

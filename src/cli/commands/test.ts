@@ -11,6 +11,7 @@ import { secretFiles } from '../../secrets/scope.ts';
 import { nodeStages } from '../../plan/index.ts';
 import { loadPackageSources } from '../../plan/packages.ts';
 import { planVmTest } from '../../plan/vm-test.ts';
+import { describeMachine } from '../../plan/vm-machine.ts';
 import { kvmUsable } from '../../tools/qemu.ts';
 import { freePort, sshRun } from '../../tools/ssh.ts';
 import { parseBytes } from '../../util/size.ts';
@@ -84,6 +85,7 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   const layout = probeBase(image);
   const sshUser = cluster.config.users[0]?.name;
   const plan = planVmTest(node, req, { kvm: kvmUsable(node.profile.arch) }, { sizeBytes: layout.sizeBytes, rootFirstLba: layout.partitions.at(-1)!.firstLba }, sshUser);
+  if (!opts.json) for (const line of describeMachine(node.config.hostname, plan.machine)) io.out(`${line}\n`);
   const sshPort = plan.plantOsd ? await freePort() : undefined;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
@@ -91,7 +93,7 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   let result;
   try {
     result = await runVmTest({
-      image, arch: node.profile.arch, firmware: plan.firmware, diskBytes: plan.diskBytes, mac: node.config.mac ?? null, timeoutMs: plan.timeoutMs,
+      image, arch: node.profile.arch, machine: plan.machine, diskBytes: plan.diskBytes, mac: node.config.mac ?? null, timeoutMs: plan.timeoutMs,
       kvm: plan.kvm, keep: opts.keep, memoryMiB: plan.memoryMiB, cpus: plan.cpus, killAt: plan.killAt, signal: abort.signal, sshPort,
       plant: plan.plantStale ? { offsetBytes: plan.plantStale.offsetBytes, data: staleSignature() } : undefined,
       afterFirstBoot: plan.plantOsd ? async () => { await sshRun({ host: '127.0.0.1', port: sshPort!, user: plan.plantOsd!.user, key: opts.sshKey! }, plantOsdScript(plan.plantOsd!.partition)); } : undefined,
@@ -110,7 +112,7 @@ export async function testCommand(target: string, opts: GlobalOptions & TestFlag
   const ok = verdicts.length > 0 && verdicts.every((v) => v.ok);
   const boots = result.boots.map((b) => ({ name: b.name, outcome: b.outcome, seconds: Math.max(b.lines.at(-1)?.t ?? 0, b.events.at(-1)?.t ?? 0), timeline: timeline(b.lines, b.events), rejected: b.rejected }));
   if (opts.json) {
-    io.out(json({ image, node: node.config.hostname, firmware: plan.firmware, ok, boots, verdicts, kept: result.workDir }));
+    io.out(json({ image, node: node.config.hostname, firmware: plan.firmware, machine: plan.machine, ok, boots, verdicts, kept: result.workDir }));
     return ok ? 0 : 1;
   }
   for (const b of boots) {
