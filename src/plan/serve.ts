@@ -37,13 +37,17 @@ export interface ServeOptions {
   readonly staleAfterSeconds: number;
 }
 
-/** A node's seed as rendered for the server: its identity, its enrolment secret, both renderings. */
-export interface NodeSeeds {
+/** Who a node is, as the config says and requests are matched by. */
+export interface NodeIdentity {
   readonly hostname: string;
   readonly role: string;
   readonly mac: string | null;
   readonly serial: string | null;
   readonly uuid: string | null;
+}
+
+/** A node's seed as rendered for the server: its identity, its enrolment secret, both renderings. */
+export interface NodeSeeds extends NodeIdentity {
   readonly enrolment: string;
   readonly open: readonly SeedFile[];
   readonly enrolled: readonly SeedFile[];
@@ -58,12 +62,7 @@ export interface ServedFile {
   readonly content: string | Buffer;
 }
 
-export interface ServedNode {
-  readonly hostname: string;
-  readonly role: string;
-  readonly mac: string | null;
-  readonly serial: string | null;
-  readonly uuid: string | null;
+export interface ServedNode extends NodeIdentity {
   /** SHA-256 of the enrolment secret: the plan holds no secret, only what checks one. */
   readonly proof: string;
   readonly open: readonly ServedFile[];
