@@ -50,5 +50,11 @@ export function resolveProfiles(raw: ReadonlyMap<string, RawProfile>): Map<strin
     }
     out.set(name, validateProfile(profile.file, value));
   }
+  // `check` names the alternative to the user: it must be a profile they have.
+  for (const [name, p] of out) {
+    if (p.alternative !== undefined && !out.has(p.alternative)) {
+      throw imgforgeError('ProfileInvalid', { path: raw.get(name)!.file, count: 1 }, { details: [`alternative: no profile named "${p.alternative}"`] });
+    }
+  }
   return out;
 }

@@ -84,6 +84,14 @@ test('extends: a loop and an unknown parent are input errors naming the chain', 
   assert.throws(() => flattenProfile('c', orphan), /no profile named "nope"/);
 });
 
+test('an alternative that names no profile is an input error naming the field and the file', async () => {
+  const raw = await loadProfileFiles([BUILTIN_PROFILE_DIR, writeProfiles({ old: 'name: old\nextends: x86\ntitle: t\nalternative: nope\n' })]);
+  assert.throws(() => resolveProfiles(raw), (e: Error & { code?: string; details?: string[] }) =>
+    e.code === 'ProfileInvalid' && /old\.yaml/.test(e.message) && (e.details ?? []).some((d) => d === 'alternative: no profile named "nope"'));
+  const fine = await loadProfileFiles([BUILTIN_PROFILE_DIR, writeProfiles({ old: 'name: old\nextends: x86\ntitle: t\nalternative: x86\n' })]);
+  assert.equal(resolveProfiles(fine).get('old')!.alternative, 'x86');
+});
+
 test('a profile that breaks the schema is reported with its file and field, exit 2', async () => {
   const dir = writeProfiles({ bad: 'name: bad\nextends: x86\ntitle: t\narch: riscv64\nboot: { console: 3 }\n' });
   const cfg = join(dir, 'images.config.mjs');
