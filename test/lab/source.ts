@@ -28,7 +28,7 @@ function packages(version: string): Pkg[] {
   const dep = `python3, python3-yaml, ${COMMON} (= ${version}-1.1)`;
   return [
     { name: COMMON, depends: 'python3, python3-yaml, openssl', description: 'what the imgforge lab stand-ins share', files: {
-      ...Object.fromEntries(['standin.py', 'strict.py', 'kube.py', 'pki.py', 'apiserver.py'].map((f) => [`/usr/lib/imgforge-standins/${f}`, join(STANDINS, f)])),
+      ...Object.fromEntries(['standin.py', 'strict.py', 'kube.py', 'pki.py', 'apiserver.py', 'kube_vip.py'].map((f) => [`/usr/lib/imgforge-standins/${f}`, join(STANDINS, f)])),
       ...Object.fromEntries(readdirSync(FIELDS).map((f) => [`/usr/share/imgforge-standins/fields/${f}`, join(FIELDS, f)])),
     } },
     // A joining control plane's kubeadm adds and promotes its etcd member with etcdctl.
@@ -87,22 +87,16 @@ export function buildLabSource(kubernetesVersion: string): { dir: string; finger
   writeFileSync(join(repo, 'Release.key'), gpg('--armor', '--export'));
   const pins = parse(readFileSync(PACKAGES_FILE, 'utf8')) as {
     kubernetes: { fingerprint: string; source: string };
-    cni: { ciliumCli: { version: string; url: string; sha256: { amd64: string }; source: string } };
+    cni: { ciliumCli: Tool; helm: Tool; calicoRepository: string };
     gatewayApi: { url: string; sha256: { standard: Record<string, string> }; source: string };
   };
   pins.kubernetes.fingerprint = fingerprint;
   pins.kubernetes.source = 'the imgforge lab test source (test/lab/source.ts): a key made for this run';
-  // The Cilium CLI's release tarball, at its upstream path under downloads/, pinned by its digest.
-  const cli = pins.cni.ciliumCli;
-  const url = cli.url.replaceAll('{version}', cli.version).replaceAll('{arch}', 'amd64').replace(/^https:\/\//, '');
-  const tarball = join(dir, 'downloads', url);
-  mkdirSync(join(tarball, '..'), { recursive: true });
-  const stage = tempDir('imgforge-cilium-');
-  writeFileSync(join(stage, 'cilium'), readFileSync(join(STANDINS, 'cilium'), 'utf8'));
-  chmodSync(join(stage, 'cilium'), 0o755);
-  run('tar', ['-czf', tarball, '-C', stage, 'cilium']);
-  cli.sha256.amd64 = sha256(tarball);
-  cli.source = 'the imgforge lab test source: the cilium stand-in (test/lab/standins/cilium)';
+  // The Cilium CLI's and helm's release tarballs, at their upstream paths under downloads/ (helm's
+  // holds linux-amd64/helm, as get.helm.sh's does), pinned by their digests.
+  releaseTarball(dir, pins.cni.ciliumCli, 'cilium', 'cilium');
+  releaseTarball(dir, pins.cni.helm, 'helm', 'linux-amd64/helm');
+  calicoChartRepository(join(dir, 'downloads', pins.cni.calicoRepository.replace(/^https:\/\//, '')));
   // The Gateway API CRDs of every pinned standard-channel version, at the release's path, pinned by digest.
   const gw = pins.gatewayApi;
   for (const version of Object.keys(gw.sha256.standard)) {
@@ -116,6 +110,44 @@ export function buildLabSource(kubernetesVersion: string): { dir: string; finger
   return { dir, fingerprint };
 }
 
+
+interface Tool { version: string; url: string; sha256: { amd64: string }; source: string }
+
+/** A tool's release tarball holding the stand-in at `inside`; its pin becomes the tarball's digest. */
+function releaseTarball(dir: string, tool: Tool, standin: string, inside: string): void {
+  const tarball = join(dir, 'downloads', tool.url.replaceAll('{version}', tool.version).replaceAll('{arch}', 'amd64').replace(/^https:\/\//, ''));
+  mkdirSync(join(tarball, '..'), { recursive: true });
+  const stage = tempDir('imgforge-tool-');
+  mkdirSync(join(stage, inside, '..'), { recursive: true });
+  writeFileSync(join(stage, inside), readFileSync(join(STANDINS, standin), 'utf8'));
+  chmodSync(join(stage, inside), 0o755);
+  run('tar', ['-czf', tarball, '-C', stage, inside.split('/')[0]!]);
+  tool.sha256.amd64 = sha256(tarball);
+  tool.source = `the imgforge lab test source: the ${standin} stand-in (test/lab/standins/${standin})`;
+}
+
+/** Calico's chart repository as Tigera's is laid out (index.yaml, tigera-operator-<version>.tgz) with every version the tests name. */
+export const CALICO_CHART_VERSIONS = ['v3.32.1'];
+
+export function calicoChartRepository(repo: string): void {
+  mkdirSync(repo, { recursive: true });
+  const entries = CALICO_CHART_VERSIONS.map((version) => {
+    const stage = tempDir('imgforge-chart-');
+    const chart = join(stage, 'tigera-operator');
+    mkdirSync(join(chart, 'crds'), { recursive: true });
+    writeFileSync(join(chart, 'Chart.yaml'), stringify({ apiVersion: 'v2', name: 'tigera-operator', version, appVersion: version, description: 'Installs the Tigera operator for Calico (imgforge lab chart)' }));
+    writeFileSync(join(chart, 'values.yaml'), stringify({ installation: { enabled: true, kubernetesProvider: '' }, tigeraOperator: { image: 'tigera/operator', registry: 'quay.io', version: 'v1.40.0' } }));
+    writeFileSync(join(chart, 'crds', 'operator.tigera.io_installations.yaml'), stringify({
+      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'installations.operator.tigera.io' },
+      spec: { group: 'operator.tigera.io', scope: 'Cluster', names: { kind: 'Installation', plural: 'installations', singular: 'installation', listKind: 'InstallationList' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }] },
+    }));
+    const file = `tigera-operator-${version}.tgz`;
+    run('tar', ['-czf', join(repo, file), '-C', stage, 'tigera-operator']);
+    return { name: 'tigera-operator', version, appVersion: version, urls: [file], digest: sha256(join(repo, file)) };
+  });
+  writeFileSync(join(repo, 'index.yaml'), stringify({ apiVersion: 'v1', entries: { 'tigera-operator': entries } }));
+}
 
 /** The standard channel's CRDs (names, kinds, scope as the release has them), each with an open schema. */
 function gatewayApiCrds(version: string): string {

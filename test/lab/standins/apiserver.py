@@ -69,16 +69,24 @@ def get(key, revision=False):
 def put_if(key, obj, revision):
     """Write only if the key is still at the revision it was read at (0: still absent), as the API
     server's GuaranteedUpdate does: two writers of one object (a kubelet's status, kubeadm's label)
-    must not undo each other. False when another write came first."""
+    must not undo each other. The object's new resourceVersion (etcd's revision), or 0 when another
+    write came first."""
     compare = {"key": b64(key), "result": "EQUAL", "target": "MOD", "mod_revision": str(revision)} if revision \
         else {"key": b64(key), "result": "EQUAL", "target": "CREATE", "create_revision": "0"}
     put = {"request_put": {"key": b64(key), "value": b64(json.dumps(obj))}}
-    return bool(etcd("txn", {"compare": [compare], "success": [put]}).get("succeeded"))
+    r = etcd("txn", {"compare": [compare], "success": [put]})
+    return int(r["header"]["revision"]) if r.get("succeeded") else 0
+
+
+def versioned(obj, revision):
+    """The object as the API serves it: metadata.resourceVersion is the etcd revision it was written at."""
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj
 
 
 def list_(prefix):
     kvs = etcd("range", {"key": b64(prefix), "range_end": prefix_end(prefix)}).get("kvs") or []
-    return [json.loads(base64.b64decode(kv["value"])) for kv in kvs]
+    return [versioned(json.loads(base64.b64decode(kv["value"])), kv["mod_revision"]) for kv in kvs]
 
 
 def delete(key):
@@ -193,8 +201,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             body = yaml.safe_load(raw) if "yaml" in self.headers.get("Content-Type", "") else json.loads(raw or b"{}")
         if verb == "GET" and name:
-            obj = get(key_of(group, plural, ns, name))
-            return self.send(200, obj) if obj else self.status(404, "NotFound", '%s "%s" not found' % (plural, name))
+            obj, revision = get(key_of(group, plural, ns, name), revision=True)
+            return self.send(200, versioned(obj, revision)) if obj else self.status(404, "NotFound", '%s "%s" not found' % (plural, name))
         if verb == "GET":
             return self.send(200, {"kind": "List", "apiVersion": "v1", "items": list_(key_of(group, plural, ns))})
         if verb == "DELETE":
@@ -211,6 +219,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.status(409, "AlreadyExists", '%s "%s" already exists' % (plural, obj_name))
             if verb == "PUT" and not old:
                 return self.status(404, "NotFound", '%s "%s" not found' % (plural, obj_name))
+            # An update naming the resourceVersion it read succeeds only if nothing wrote since
+            # (optimistic concurrency: API concepts, "Resource versions"); leader election relies on it.
+            wanted = (body.get("metadata") or {}).get("resourceVersion")
+            if verb in ("PUT", "PATCH") and wanted and wanted != str(revision):
+                return self.status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object has been modified; please apply your changes to the latest version and try again' % (plural, obj_name))
             new = merge(old, body) if verb == "PATCH" and "merge-patch" in self.headers.get("Content-Type", "") and old else json.loads(json.dumps(body))
             new.setdefault("metadata", {})["name"] = obj_name
             if ns:
@@ -219,7 +232,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 new["status"] = {"conditions": [{"type": "Established", "status": "True"}, {"type": "NamesAccepted", "status": "True"}]}
             if plural == "certificatesigningrequests" and "system:bootstrappers" in groups | (groups & ADMINS):
                 sign_csr(new)
-            if put_if(k, new, revision):
+            new["metadata"].pop("resourceVersion", None)
+            written = put_if(k, new, revision)
+            if written:
+                versioned(new, written)
                 break
         else:
             return self.status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object has been modified' % (plural, obj_name))
@@ -227,20 +243,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             record("kube-apiserver", "ok", args=[], verb=verb, path=path, user=user)
         return self.send(201 if verb == "POST" else 200, new)
 
-    def do_GET(self):
-        self.handle_any("GET")
-
-    def do_POST(self):
-        self.handle_any("POST")
-
-    def do_PUT(self):
-        self.handle_any("PUT")
-
-    def do_PATCH(self):
-        self.handle_any("PATCH")
-
-    def do_DELETE(self):
-        self.handle_any("DELETE")
+    def do_GET(self): self.handle_any("GET")  # noqa: E704
+    def do_POST(self): self.handle_any("POST")  # noqa: E704
+    def do_PUT(self): self.handle_any("PUT")  # noqa: E704
+    def do_PATCH(self): self.handle_any("PATCH")  # noqa: E704
+    def do_DELETE(self): self.handle_any("DELETE")  # noqa: E704
 
 
 def merge(old, patch):
