@@ -102,7 +102,11 @@ export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: Se
     }));
   }
   add(`${UNITS}/imgforge-report.service`, renderTemplate(env, 'units/report.service.njk', {}));
-  add(`${UNITS}/imgforge.target`, renderTemplate(env, 'units/imgforge.target.njk', { node, units: [...stages.map((s) => unit(s.name)), 'imgforge-report.service'] }));
+  add(`${UNITS}/imgforge-events.path`, renderTemplate(env, 'units/events.path.njk', {}));
+  add(`${UNITS}/imgforge-events.service`, renderTemplate(env, 'units/events.service.njk', {}));
+  add(`${UNITS}/imgforge.target`, renderTemplate(env, 'units/imgforge.target.njk', {
+    node, units: [...stages.map((s) => unit(s.name)), 'imgforge-report.service', 'imgforge-events.path'],
+  }));
   add(`${UNITS}/systemd-time-wait-sync.service.d/90-imgforge.conf`, renderTemplate(env, 'units/time-wait-sync.conf.njk', {}));
   files.push({ path: `${UNITS}/multi-user.target.wants/imgforge.target`, mode: 0o777, content: '../imgforge.target', symlink: true, owned: true });
   files.push(...extra);
