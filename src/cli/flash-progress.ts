@@ -2,7 +2,7 @@
  * How `imgforge flash` reports progress: cli-progress bars (one per drive, with rate and ETA) on a
  * terminal, JSON lines on stdout with --json, or nothing.
  */
-import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import type { FlashPhase } from '../execute/flash.ts';
 import { formatBytes } from '../util/size.ts';
 import type { Io } from './output.ts';
@@ -29,8 +29,9 @@ export function jsonReporter(io: Io): Reporter {
   };
 }
 
-/** Bars on stderr: bytes done of total, MiB/s and time left for the phase under way. */
-export function barReporter(): Reporter {
+/** Bars on stderr: bytes done of total, MiB/s and time left for the phase under way. cli-progress loads only for a terminal. */
+export async function barReporter(): Promise<Reporter> {
+  const { MultiBar, Presets } = await import('cli-progress');
   const multi = new MultiBar({
     format: '{target} {phase} {bar} {percentage}% {done}/{all} {rate} ETA {eta_formatted}',
     stream: process.stderr, hideCursor: true, clearOnComplete: false, etaBuffer: 20,

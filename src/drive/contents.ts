@@ -6,7 +6,6 @@
 import { open } from 'node:fs/promises';
 import { decodeGpt } from '../image/gpt.ts';
 import { decodeMbr, SECTOR_BYTES } from '../image/mbr.ts';
-import { blkidProbe } from '../tools/blkid.ts';
 
 export interface OldPartition {
   readonly number: number;
@@ -34,7 +33,14 @@ export interface DriveContents {
 
 /** Read the table and probe signatures on path, sizeBytes long. */
 export async function readContents(path: string, sizeBytes: number): Promise<DriveContents> {
+  // Loaded here, not with the module: a flash to a new file probes nothing, and the tool runner's
+  // library (execa) is about 60 ms of start-up it would otherwise wait for.
+  const { blkidProbe } = await import('../tools/blkid.ts');
   if (sizeBytes < SECTOR_BYTES * 2) return { table: 'none', partitions: [], backupGptLba: null, signatures: [] };
+  // blkid runs while the table is read, and once per partition all at once: on a slow drive each
+  // probe waits on reads, and the flash waits on the probes before it writes.
+  const whole = blkidProbe(path);
+  whole.catch(() => { /* awaited below */ });
   const fd = await open(path, 'r');
   let table: DriveContents['table'] = 'none';
   let partitions: OldPartition[] = [];
@@ -45,12 +51,16 @@ export async function readContents(path: string, sizeBytes: number): Promise<Dri
       const { bytesRead } = await fd.read(buf, 0, length, offset);
       return buf.subarray(0, bytesRead);
     };
-    const mbr = decodeMbr(await readAt(0, SECTOR_BYTES));
+    // The MBR, and the GPT header and entry array where they almost always are (sectors 1-33).
+    const small = await readAt(0, Math.min(sizeBytes, 34 * SECTOR_BYTES));
+    const mbr = decodeMbr(small.subarray(0, SECTOR_BYTES));
     if (mbr?.protective) {
-      // decodeGpt reads synchronously: hand it the first 4 MiB, which holds any real entry array.
-      const head = await readAt(0, Math.min(sizeBytes, 4 * 2 ** 20));
+      // decodeGpt reads synchronously: hand it those sectors, else the first 4 MiB, which hold any
+      // real entry array (reading 4 MiB each time cost a slow card a few hundredths of a second).
+      const decode = (head: Buffer): ReturnType<typeof decodeGpt> => decodeGpt((o, l) => head.subarray(o, o + l), sizeBytes - (sizeBytes % SECTOR_BYTES));
       try {
-        const gpt = decodeGpt((o, l) => head.subarray(o, o + l), sizeBytes - (sizeBytes % SECTOR_BYTES));
+        let gpt;
+        try { gpt = decode(small); } catch { gpt = decode(await readAt(0, Math.min(sizeBytes, 4 * 2 ** 20))); }
         table = 'gpt';
         partitions = gpt.partitions.map((p) => ({ number: p.number, firstLba: p.firstLba, lastLba: p.lastLba, name: p.name }));
         backupGptLba = gpt.alternateLba;
@@ -64,14 +74,14 @@ export async function readContents(path: string, sizeBytes: number): Promise<Dri
   } finally {
     await fd.close();
   }
-  const signatures: Signature[] = [];
-  const whole = await blkidProbe(path);
-  if (whole?.['TYPE']) signatures.push({ where: 'drive', offsetBytes: 0, type: whole['TYPE'], label: whole['LABEL'] ?? '' });
-  for (const p of partitions) {
+  const probes = partitions.flatMap((p) => {
     const offset = p.firstLba * SECTOR_BYTES, size = (p.lastLba - p.firstLba + 1) * SECTOR_BYTES;
-    if (offset + size > sizeBytes || size <= 0) continue;
-    const found = await blkidProbe(path, offset, size);
-    if (found?.['TYPE']) signatures.push({ where: `partition ${p.number}`, offsetBytes: offset, type: found['TYPE'], label: found['LABEL'] ?? '' });
-  }
+    return offset + size > sizeBytes || size <= 0 ? [] : [{ where: `partition ${p.number}`, offset, found: blkidProbe(path, offset, size) }];
+  });
+  const found = await Promise.all([whole, ...probes.map((p) => p.found)]);
+  const signatures: Signature[] = [{ where: 'drive', offset: 0 }, ...probes].flatMap((p, i) => {
+    const f = found[i];
+    return f?.['TYPE'] ? [{ where: p.where, offsetBytes: p.offset, type: f['TYPE'], label: f['LABEL'] ?? '' }] : [];
+  });
   return { table, partitions, backupGptLba, signatures };
 }

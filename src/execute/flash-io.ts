@@ -9,6 +9,7 @@ export const CHUNK_BYTES = 4 * 2 ** 20;
 /** On a drive, a sync starts each time this much is written: progress and Ctrl-C stay honest on slow media. */
 export const SYNC_EVERY = 16 * 2 ** 20;
 export const ZEROS = Buffer.alloc(CHUNK_BYTES);
+const PAGE_BYTES = 4096;
 
 export async function readExact(fh: FileHandle, offset: number, length: number, into: Buffer = Buffer.allocUnsafe(length)): Promise<Buffer> {
   const buf = into.subarray(0, length);
@@ -21,15 +22,33 @@ export async function readExact(fh: FileHandle, offset: number, length: number, 
   return buf;
 }
 
-/** A pair of chunk buffers for readAhead, for a caller that reads many region lists one after another. */
-export const chunkBuffers = (): [Buffer, Buffer] => [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
+/**
+ * The runs of 4 KiB blocks of buf that hold any non-zero byte. Whole aligned blocks: a buffered
+ * write of part of a page of a block device reads the rest of the page from the medium first.
+ */
+export function dataBlocks(buf: Buffer): { offset: number; length: number }[] {
+  const runs: { offset: number; length: number }[] = [];
+  for (let p = 0; p < buf.length; p += PAGE_BYTES) {
+    const end = Math.min(p + PAGE_BYTES, buf.length);
+    if (buf.subarray(p, end).equals(ZEROS.subarray(0, end - p))) continue;
+    const last = runs.at(-1);
+    if (last && last.offset + last.length === p) last.length = end - last.offset;
+    else runs.push({ offset: p, length: end - p });
+  }
+  return runs;
+}
+
+/** Chunk buffers for readAhead (two unless told), for a caller that reads many region lists one after another. */
+export const chunkBuffers = (count = 2): Buffer[] => Array.from({ length: count }, () => Buffer.allocUnsafe(CHUNK_BYTES));
 
 /**
- * Chunks of the regions in order, each read while the one before is being used. Two buffers take
- * turns, so memory stays at two chunks whatever the image: a chunk is valid until the next is asked for.
+ * Chunks of the regions in order, each read while the one before is being used. The buffers take
+ * turns, so memory stays at that many chunks whatever the image: with n buffers, a chunk is valid
+ * until the (n - 1)th after it is asked for (two: until the next; three: it may still be being
+ * written while the next is hashed).
  */
 export async function* readAhead(fh: FileHandle, regions: readonly { offset: number; length: number }[],
-  buffers: readonly [Buffer, Buffer] = chunkBuffers()): AsyncGenerator<{ offset: number; data: Buffer }> {
+  buffers: readonly Buffer[] = chunkBuffers()): AsyncGenerator<{ offset: number; data: Buffer }> {
   const chunks = regions.flatMap((r) => {
     const out: { offset: number; length: number }[] = [];
     for (let p = r.offset; p < r.offset + r.length; p += CHUNK_BYTES) out.push({ offset: p, length: Math.min(CHUNK_BYTES, r.offset + r.length - p) });
@@ -37,7 +56,7 @@ export async function* readAhead(fh: FileHandle, regions: readonly { offset: num
   });
   const start = (i: number): Promise<Buffer> | undefined => {
     if (i >= chunks.length) return undefined;
-    const p = readExact(fh, chunks[i]!.offset, chunks[i]!.length, buffers[i % 2]);
+    const p = readExact(fh, chunks[i]!.offset, chunks[i]!.length, buffers[i % buffers.length]);
     p.catch(() => { /* awaited on the next turn */ });
     return p;
   };

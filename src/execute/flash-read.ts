@@ -34,6 +34,17 @@ function ext4Sectors(sb: Buffer): number | null {
   return (blocks * (1024 << sb.readUInt32LE(24))) / SECTOR_BYTES;
 }
 
+const manifestOf = (image: string): string => `${image.replace(/\.img$/, '')}.manifest.json`;
+
+/**
+ * Whether the image's manifest names the node it was built for, whose layout in the config gives
+ * the final table. An unreadable manifest counts as naming one: readFlashImage reports it.
+ */
+export function namesNode(image: string): boolean {
+  const file = manifestOf(image);
+  try { return existsSync(file) && typeof (JSON.parse(readFileSync(file, 'utf8')) as Manifest).node === 'string'; } catch { return true; }
+}
+
 /** The image, its bmap and manifest beside it, and the node it is for in `cluster` (when the config has it). */
 export function readFlashImage(path: string, cluster: Cluster | null): FlashImage {
   const sizeBytes = statSync(path).size;
@@ -44,7 +55,7 @@ export function readFlashImage(path: string, cluster: Cluster | null): FlashImag
   const bad = !bmap.bmapFileChecksumValid ? 'its BmapFileChecksum is wrong' : bmap.imageSize !== sizeBytes ? `it is for an image of ${bmap.imageSize} bytes, the file has ${sizeBytes}`
     : bmap.checksumType !== 'sha256' ? `its checksums are ${bmap.checksumType}, not sha256` : bmap.ranges.some((r) => !r.sha256) ? 'a range has no checksum' : null;
   if (bad) throw imgforgeError('FlashNoBmap', { image: path, detail: `${bmapFile}: ${bad}` });
-  const manifestFile = `${path.replace(/\.img$/, '')}.manifest.json`;
+  const manifestFile = manifestOf(path);
   const manifest = existsSync(manifestFile) ? JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest : null;
   const roles = new Map((manifest?.image?.partitions ?? []).map((p) => [p.number, p.role]));
   const fd = openSync(path, 'r');

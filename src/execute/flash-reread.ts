@@ -6,7 +6,6 @@
  */
 import { kernelPartitions } from '../drive/facts.ts';
 import type { FlashPlan } from '../plan/flash.ts';
-import { blockdevRereadpt, partx } from '../tools/blockdev.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -15,6 +14,8 @@ export async function rereadTable(plan: FlashPlan): Promise<{ readonly ok: boole
   const want = plan.partitions.map((p) => `${p.number}:${p.firstLba}:${p.lastLba - p.firstLba + 1}`).sort().join(' ');
   const seen = (): boolean => kernelPartitions(name).map((p) => `${p.number}:${p.start}:${p.sectors}`).sort().join(' ') === want;
   const tried: string[] = [];
+  // Loaded only for a block device: a flash to a file need not wait for the tool runner's library.
+  const { blockdevRereadpt, partx } = await import('../tools/blockdev.ts');
   for (let i = 0; i < 20; i++) {
     try {
       await blockdevRereadpt(plan.target.path);

@@ -9,7 +9,6 @@ import type { FileHandle } from 'node:fs/promises';
 import { imgforgeError } from '../errors/error.ts';
 import type { FlashPlan } from '../plan/flash.ts';
 import { subtract, type Extent } from '../plan/extents.ts';
-import { flushBuffers } from '../tools/blockdev.ts';
 import { chunkBuffers, readAhead, readExact } from './flash-io.ts';
 
 export interface Written {
@@ -21,7 +20,8 @@ export interface Written {
 }
 
 export async function verifyFlash(plan: FlashPlan, fh: FileHandle, w: Written, progress: (done: number, total: number) => void): Promise<void> {
-  if (plan.target.kind === 'block') await flushBuffers(plan.target.path);
+  // Loaded only for a block device: a flash to a file need not wait for the tool runner's library.
+  if (plan.target.kind === 'block') await (await import('../tools/blockdev.ts')).flushBuffers(plan.target.path);
   const fail = (detail: string): never => { throw imgforgeError('FlashVerifyFailed', { target: plan.target.path, detail }); };
   const total = plan.mappedBytes + plan.zero.reduce((n, z) => n + z.length, 0);
   let done = 0;

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Cluster } from '../../config/index.ts';
-import { readFlashImage, readTarget } from '../../execute/flash-read.ts';
+import { namesNode, readFlashImage, readTarget } from '../../execute/flash-read.ts';
 import { imgforgeError } from '../../errors/error.ts';
 import { applyFlash, type FlashResult } from '../../execute/flash.ts';
 import { describeFlash, planFlash, type FlashPlan } from '../../plan/flash.ts';
@@ -79,7 +79,10 @@ function summary(p: FlashPlan): string {
 /** imgforge flash <image|node> <drive|file>, or --map node=drive,...: read, plan, ask, write. */
 export async function flashCommand(source: string | undefined, device: string | undefined, opts: GlobalOptions & FlashFlags, io: Io): Promise<number> {
   const pairs = pairsOf(source, device, opts.map);
-  const cluster = existsSync(opts.config) ? await (await import('../../config/index.ts')).loadCluster(opts.config) : null;
+  // The config matters for a node name, or for an image whose manifest names its node (the final
+  // table comes from that node's layout); any other image is flashed without loading it.
+  const needsConfig = pairs.some((p) => !existsSync(p.source) || namesNode(p.source));
+  const cluster = needsConfig && existsSync(opts.config) ? await (await import('../../config/index.ts')).loadCluster(opts.config) : null;
   const canAsk = process.stdin.isTTY === true;
   const plans: FlashPlan[] = [];
   for (const pair of pairs) {
@@ -102,7 +105,7 @@ export async function flashCommand(source: string | undefined, device: string | 
     rl.close();
     if (answer.trim() !== 'yes') { io.err('nothing written\n'); return 1; }
   }
-  const reporter = opts.json ? jsonReporter(io) : process.stderr.isTTY ? barReporter() : quietReporter;
+  const reporter = opts.json ? jsonReporter(io) : process.stderr.isTTY ? await barReporter() : quietReporter;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
