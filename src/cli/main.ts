@@ -101,9 +101,10 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--json', 'machine-readable output')
     .action(async (_o, cmd: Command) => done(await (await commands.serve()).serveCommand({ ...globals(cmd), ...cmd.opts<ServeFlags>() }, io)));
   cli.command('status').description('each node\'s phase, stage and last problem, and the unknown machines, as a running imgforge serve knows them')
+    .argument('[nodes...]', 'also show these nodes\' timelines and last messages')
     .option('--server <url>', 'the seed server', httpUrl, 'http://127.0.0.1:8080')
     .option('--json', 'machine-readable output')
-    .action(async (_o, cmd: Command) => done(await (await commands.status()).statusCommand({ ...globals(cmd), ...cmd.opts<{ server: string }>() }, io)));
+    .action(async (nodes: string[], _o, cmd: Command) => done(await (await commands.status()).statusCommand({ ...globals(cmd), ...cmd.opts<{ server: string }>(), nodes }, io)));
   const secrets = cli.command('secrets').description('the cluster\'s CAs, keys, bootstrap token and certificates, kept beside the config (.imgforge/secrets/<cluster>.yaml)');
   secrets.command('init').description('make the cluster\'s secrets; build and render do it on first use')
     .option('--force', 'replace existing secrets (every image built before becomes stale)', false)

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { progressLine, type ServeStatus } from '../protocol/serve-status.ts';
+import { timelineLine } from '../protocol/timeline.ts';
 import type { ServeDeps } from './serve-app.ts';
 
 /** Pages watching at once; more get 503 (each holds a connection). */
@@ -25,6 +26,11 @@ export const cells = (n: ServeStatus['nodes'][number]): string[] =>
 export const CELLS_JS = "(n) => [n.hostname, n.role, n.phase, String(n.boots), n.stage ? n.stage + ' ' + n.state : '-', "
   + "n.lastEvent ?? (n.lastFetch ? 'fetched ' + n.lastFetch.file : '-'), n.lastProblem ?? '']";
 
+/** The line under a node's row: its latest boot's timeline, then its last messages. */
+export const detail = (n: ServeStatus['nodes'][number]): string => [timelineLine(n.timeline), ...n.lines].filter(Boolean).join('\n');
+/** The same in the page's script (test/serve/page.test.ts holds the two equal). */
+export const DETAIL_JS = "(n) => [timelineLine(n.timeline), ...n.lines].filter(Boolean).join('\\n')";
+
 // textContent only: nothing a node posts is ever markup. #live says whether the stream is
 // connected: after an error EventSource reconnects by itself every `retry` ms (WHATWG HTML,
 // server-sent events, "reestablish the connection"), and until then the rows simply stay as they
@@ -32,14 +38,22 @@ export const CELLS_JS = "(n) => [n.hostname, n.role, n.phase, String(n.boots), n
 // MAX_WATCHERS pages watch) closes the stream for good: no retry follows.
 const SCRIPT = `const cells = ${CELLS_JS};
 const progressLine = ${progressLine.toString()};
+const timelineLine = ${timelineLine.toString()};
+const detail = ${DETAIL_JS};
 const render = (s) => {
   document.getElementById('summary').textContent = s.cluster + ' at ' + s.url + ', ' + s.time;
   document.getElementById('progress').textContent = progressLine(s.progress);
-  document.getElementById('nodes').replaceChildren(...s.nodes.map((n) => {
+  document.getElementById('nodes').replaceChildren(...s.nodes.flatMap((n) => {
     const tr = document.createElement('tr');
     tr.className = n.phase;
     for (const text of cells(n)) { const td = document.createElement('td'); td.textContent = text; tr.append(td); }
-    return tr;
+    const more = document.createElement('tr');
+    more.className = 'detail';
+    const td = document.createElement('td');
+    td.colSpan = ${COLUMNS.length};
+    td.textContent = detail(n);
+    more.append(td);
+    return [tr, more];
   }));
   document.getElementById('unknown').textContent = s.unknown.map((u) => u.by + ' ' + u.value + ' from ' + u.address + ' (' + u.count + 'x)').join('\\n');
 };
@@ -55,10 +69,11 @@ const escape = (text: string): string => text.replace(/[&<>"']/g, (ch) => `&#${c
 
 /** The page for a status (pure). */
 export function pageHtml(s: ServeStatus): string {
-  const rows = s.nodes.map((n) => `<tr class="${escape(n.phase)}">${cells(n).map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('\n');
+  const rows = s.nodes.map((n) => `<tr class="${escape(n.phase)}">${cells(n).map((c) => `<td>${escape(c)}</td>`).join('')}</tr>\n`
+    + `<tr class="detail"><td colspan="${COLUMNS.length}">${escape(detail(n))}</td></tr>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>imgforge serve: ${escape(s.cluster)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.3em .8em;text-align:left;border-bottom:1px solid #ddd;white-space:nowrap}td:last-child{white-space:normal;min-width:16em}
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.3em .8em;text-align:left;border-bottom:1px solid #ddd;white-space:nowrap}td:last-child{white-space:normal;min-width:16em}tr:has(+.detail) td{border-bottom:none}.detail td{white-space:pre-line;color:#555;font-size:12px}
 .complete{background:#e6f4ea}.failed{background:#fce8e6}.stale{background:#fef7e0}.booting,.seeded{background:#e8f0fe}pre{color:#555}#live.on{color:#137333}#live.off{color:#b3261e}</style></head>
 <body><h1>${escape(s.cluster)}</h1><p id="summary">${escape(`${s.cluster} at ${s.url}, ${s.time}`)}</p>
 <p id="progress">${escape(progressLine(s.progress))}</p>

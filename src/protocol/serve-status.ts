@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { EventState, type Event } from './events.ts';
 import { nodeProgress } from './progress.ts';
+import { TimelineEntry, timelineOf } from './timeline.ts';
 
 export const STATUS_VERSION = 1;
 
@@ -35,6 +36,10 @@ export const NodeStatus = z.strictObject({
   lastEvent: z.string().nullable(),
   lastFetch: Fetch.nullable(),
   events: z.number().int().nonnegative(),
+  /** The latest boot's stages in the order they began, each with its state and duration. */
+  timeline: z.array(TimelineEntry),
+  /** The latest boot's last messages, oldest first ("hh:mm:ss stage state: message"). */
+  lines: z.array(z.string()),
 });
 export type NodeStatus = z.output<typeof NodeStatus>;
 
@@ -93,7 +98,7 @@ export function nodeStatus(node: { hostname: string; role: string }, events: rea
   if ((phase === 'booting' || phase === 'seeded') && silentFor > staleAfterSeconds) phase = 'stale';
   return {
     hostname: node.hostname, role: node.role, phase, boots, stage: p.stage, state: p.state, reported: p.reported,
-    lastProblem: p.lastProblem, lastEvent, lastFetch, events: events.length,
+    lastProblem: p.lastProblem, lastEvent, lastFetch, events: events.length, ...timelineOf(events),
   };
 }
 

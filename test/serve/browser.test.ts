@@ -23,9 +23,10 @@ const skip = !existsSync(CHROMIUM) && !process.env['CI'] ? `no browser at ${CHRO
  * The cells of a node's row as the page shows them now, and the row's class (its phase): read in
  * one script run, so both come from the same rendering (two locator reads could straddle an update).
  */
-async function row(page: Page, host: string): Promise<{ cells: string[]; phase: string }> {
-  const rows = await page.evaluate("[...document.querySelectorAll('#nodes tr')].map((tr) => ({ phase: tr.className, cells: [...tr.cells].map((td) => td.textContent) }))");
-  const found = (rows as { phase: string; cells: string[] }[]).find((r) => r.cells[0] === host);
+async function row(page: Page, host: string): Promise<{ cells: string[]; phase: string; detail: string }> {
+  const rows = await page.evaluate("[...document.querySelectorAll('#nodes tr:not(.detail)')].map((tr) => ({ phase: tr.className, "
+    + "cells: [...tr.cells].map((td) => td.textContent), detail: tr.nextElementSibling?.className === 'detail' ? tr.nextElementSibling.textContent : null }))");
+  const found = (rows as { phase: string; cells: string[]; detail: string }[]).find((r) => r.cells[0] === host);
   assert.ok(found, `no row for ${host}`);
   return found;
 }
@@ -59,8 +60,9 @@ test('the live page in headless Chromium: nodes listed, events shown without a r
 
     assert.equal((await page.goto(`${server.base}/`))?.status(), 200);
     await until('the page connects to /stream', () => page.locator('#live').textContent(), (t) => t === 'live');
-    assert.deepEqual(await page.locator('#nodes tr td:first-child').allTextContents(), ['cp1', 'w1', 'w2']);
+    assert.deepEqual(await page.locator('#nodes tr:not(.detail) td:first-child').allTextContents(), ['cp1', 'w1', 'w2']);
     assert.deepEqual((await row(page, 'w1')).cells, ['w1', 'worker', 'waiting', '0', '-', '-', '']);
+    assert.equal((await row(page, 'w1')).detail, '', 'no timeline before the node says anything');
 
     const auth = { authorization: `Bearer ${p.enrolments.get('w1')}` };
     const post = async (...events: Record<string, unknown>[]): Promise<void> => {
@@ -75,6 +77,8 @@ test('the live page in headless Chromium: nodes listed, events shown without a r
     await post(event('w1', 'layout', 'fail', { msg: 'no disk matches /dev/disk/by-id/nvme-*' }));
     const failed = await until('w1 failed', () => row(page, 'w1'), (r) => r.phase === 'failed');
     assert.deepEqual([failed.cells[2], failed.cells[4], failed.cells[6]], ['failed', 'layout fail', 'layout fail: no disk matches /dev/disk/by-id/nvme-*']);
+    // Under the row: the boot's timeline, then what the node said last.
+    assert.equal(failed.detail, 'bundle ok, layout fail 0s\n10:00:00 layout retry: disk busy\n10:00:00 layout fail: no disk matches /dev/disk/by-id/nvme-*');
     assert.deepEqual((await row(page, 'cp1')).cells.slice(0, 3), ['cp1', 'control-plane', 'waiting'], 'the other rows stay');
     // cloud-init's reporting webhook, as a real node's first words: no Content-Type, the secret in the path.
     const ci = { name: 'init-network/config-ssh', description: 'running config-ssh', event_type: 'start', origin: 'cloudinit', timestamp: Date.now() / 1000 };
@@ -84,7 +88,7 @@ test('the live page in headless Chromium: nodes listed, events shown without a r
     // Cells other than the last problem keep to one line (a role, a stage or a time broken over
     // two lines was the first screenshot's flaw): cp1's row is about as high as the header's.
     const height = async (selector: string): Promise<number> => (await page.locator(selector).first().boundingBox())!.height;
-    const [cp1Row, header] = [await height('#nodes tr'), await height('thead tr')];
+    const [cp1Row, header] = [await height('#nodes tr:not(.detail)'), await height('thead tr')];
     assert.ok(cp1Row < header * 1.3, `cp1's row is ${cp1Row} px high, the header ${header} px: a cell broke over two lines`);
 
     assert.equal((await raw(server.port, 'GET', '/by-mac/52:54:00:60:ff:01/user-data')).status, 404);
@@ -127,7 +131,7 @@ test('a page beyond the watchers the server allows says it is not live, and why'
     await page.goto(`${server.base}/`);
     // The 503 closes the EventSource for good (WHATWG HTML: a status other than 200 fails the connection).
     await until('the page says the stream was refused', () => page.locator('#live').textContent(), (t) => t === 'not live: the server refused the stream; reload later');
-    assert.deepEqual(await page.locator('#nodes tr td:first-child').allTextContents(), ['cp1', 'w1', 'w2'], 'the rows rendered on the server are there');
+    assert.deepEqual(await page.locator('#nodes tr:not(.detail) td:first-child').allTextContents(), ['cp1', 'w1', 'w2'], 'the rows rendered on the server are there');
   } finally {
     await browser.close();
     for (const req of held) req.destroy();

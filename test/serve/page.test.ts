@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { runInNewContext } from 'node:vm';
-import { CELLS_JS, cells } from '../../src/execute/serve-page.ts';
+import { CELLS_JS, cells, DETAIL_JS, detail } from '../../src/execute/serve-page.ts';
+import { timelineLine } from '../../src/protocol/timeline.ts';
 import type { NodeStatus } from '../../src/protocol/serve-status.ts';
 import { event, preparedOnce, raw, serveTest } from './fixtures.ts';
 
 const node = (over: Partial<NodeStatus>): NodeStatus => ({
-  hostname: 'n1', role: 'worker', phase: 'waiting', boots: 0, stage: null, state: null, reported: null, lastProblem: null, lastEvent: null, lastFetch: null, events: 0, ...over,
+  hostname: 'n1', role: 'worker', phase: 'waiting', boots: 0, stage: null, state: null, reported: null, lastProblem: null, lastEvent: null, lastFetch: null, events: 0, timeline: [], lines: [], ...over,
 });
 
 test('the page script\'s cells are the server\'s', () => {
@@ -20,6 +21,13 @@ test('the page script\'s cells are the server\'s', () => {
     node({ phase: 'seeded', lastFetch: { file: 'user-data', address: '10.0.0.9', time: '2026-12-02T08:00:00.000Z' } })]) {
     assert.deepEqual([...inPage(n)], cells(n)); // copied out of the other realm: its arrays have another prototype
   }
+});
+
+test('the page script\'s line under a row is the server\'s: the timeline, then the last messages', () => {
+  const inPage = runInNewContext(`const timelineLine = ${timelineLine.toString()}; (${DETAIL_JS})`) as (n: NodeStatus) => string;
+  const busy = node({ timeline: [{ stage: 'layout', state: 'ok', seconds: 30.5 }, { stage: 'packages', state: 'begin', seconds: null }], lines: ['10:00:00 layout ok: root grown', '10:00:31 packages note: apt'] });
+  assert.equal(detail(busy), 'layout ok 30.5s, packages begin\n10:00:00 layout ok: root grown\n10:00:31 packages note: apt');
+  for (const n of [node({}), busy]) assert.equal(inPage(n), detail(n));
 });
 
 test('GET /: every node\'s row, what a node sent escaped, the inline script allowed by its hash alone', async () => {

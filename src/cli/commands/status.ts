@@ -1,11 +1,14 @@
 import { imgforgeError } from '../../errors/error.ts';
 import { progressLine, ServeStatus, type NodeStatus } from '../../protocol/serve-status.ts';
+import { timelineLine } from '../../protocol/timeline.ts';
 import type { GlobalOptions } from '../context.ts';
 import { json, type Io } from '../output.ts';
 
 export interface StatusFlags {
   /** The seed server's URL, as `imgforge serve` prints it. */
   readonly server: string;
+  /** Nodes whose timeline and last messages to print too. */
+  readonly nodes?: readonly string[];
 }
 
 const WHY: Readonly<Record<string, string>> = {
@@ -47,6 +50,9 @@ function nodeLine(n: NodeStatus): string {
 /** imgforge status: what a running `imgforge serve` knows of each node, and who asked unknown. */
 export async function statusCommand(opts: GlobalOptions & StatusFlags, io: Io): Promise<number> {
   const s = await readStatus(opts.server);
+  const named = opts.nodes ?? [];
+  const unknown = named.filter((h) => !s.nodes.some((n) => n.hostname === h));
+  if (unknown.length > 0) throw imgforgeError('UnknownNode', { node: unknown[0]!, known: s.nodes.map((n) => n.hostname).join(', ') });
   if (opts.json) {
     io.out(json(s));
     return 0;
@@ -55,7 +61,12 @@ export async function statusCommand(opts: GlobalOptions & StatusFlags, io: Io): 
   for (const n of s.nodes) counts.set(n.phase, (counts.get(n.phase) ?? 0) + 1);
   io.out(`${s.cluster} at ${s.url}, ${s.time}: ${[...counts].map(([phase, k]) => `${k} ${phase}`).join(', ') || 'no nodes'}\n`);
   io.out(`${progressLine(s.progress)}\n`);
-  for (const n of s.nodes) io.out(nodeLine(n));
+  for (const n of s.nodes) {
+    io.out(nodeLine(n));
+    if (!named.includes(n.hostname)) continue;
+    io.out(`  ${''.padEnd(12)} timeline: ${timelineLine(n.timeline) || 'nothing yet'}\n`);
+    for (const l of n.lines) io.out(`  ${''.padEnd(12)}   ${l}\n`);
+  }
   if (s.unknown.length > 0 || s.unknownDropped > 0) {
     io.out('unknown machines (add each to the config as a node\'s mac, serial or uuid):\n');
     for (const u of s.unknown) {
