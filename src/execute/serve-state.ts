@@ -3,7 +3,8 @@
  * node's progress: each node's events (events/<host>.jsonl, protocol lines as the node's own
  * spool holds them), its seed fetches (fetches.jsonl), the unknown machines (unknown.jsonl, one
  * line per first sighting) and every secret served (secrets-served.jsonl, the audit trail).
- * Files are only appended to; each file's appends are queued, so lines never interleave.
+ * Files are only appended to; each file's appends are queued (those waiting are written
+ * together), so lines never interleave.
  */
 import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,6 +36,8 @@ export class ServeState {
   readonly #unknown = new Map<string, UnknownMachine>();
   #dropped = 0;
   readonly #queues = new Map<string, Promise<void>>();
+  /** Per file, the lines gathered while an append to it is on its way: they go in the next, one write for all. */
+  readonly #gathering = new Map<string, { text: string }>();
   readonly #listeners = new Set<() => void>();
 
   private constructor(dir: string, unknownMax: number) {
@@ -64,10 +67,25 @@ export class ServeState {
     return s;
   }
 
-  /** Append lines to a file of the state folder in one write, after every earlier append to it. */
+  /**
+   * Append lines to a file of the state folder, after every earlier append to it; resolves once
+   * they are written. Lines that arrive while an append is on its way are gathered and written
+   * together in the next: one open, write and close per file at a time, however many requests
+   * wait (one append per request, one after another, left a loaded server idle waiting on them).
+   */
   #append(file: string, ...values: unknown[]): Promise<void> {
     const text = values.map((v) => `${JSON.stringify(v)}\n`).join('');
-    const next = (this.#queues.get(file) ?? Promise.resolve()).catch(() => undefined).then(() => appendFile(join(this.dir, file), text, { mode: 0o600 }));
+    const gathering = this.#gathering.get(file);
+    if (gathering) {
+      gathering.text += text;
+      return this.#queues.get(file)!;
+    }
+    const batch = { text };
+    this.#gathering.set(file, batch);
+    const next = (this.#queues.get(file) ?? Promise.resolve()).catch(() => undefined).then(() => {
+      this.#gathering.delete(file); // later lines go in the next append
+      return appendFile(join(this.dir, file), batch.text, { mode: 0o600 });
+    });
     this.#queues.set(file, next);
     return next;
   }
