@@ -36,18 +36,19 @@ export interface Artifact {
   readonly compressed: string | null;
 }
 
-function manifest(n: NodePlan, cluster: Cluster, base: ObtainedBase, image: ImagePlan, digest: { sha256: string; mappedBytes: number }, steps: readonly string[], opts: BuildOptions): string {
+/** What a node's manifest says of it besides the image: the plan's account of the node. */
+export function nodeManifest(n: NodePlan): Record<string, unknown> {
+  return { node: n.hostname, role: n.role, profile: n.board, seed: n.seed, layout: n.layout, bundle: n.bundle, stages: n.stages.map((s) => s.name) };
+}
+
+function manifest(what: Record<string, unknown>, cluster: Cluster, base: ObtainedBase, image: ImagePlan, digest: { sha256: string; mappedBytes: number }, steps: readonly string[], opts: BuildOptions): string {
+  const { node, role, profile, ...rest } = what;
   return `${JSON.stringify({
     imgforge: opts.version,
     cluster: cluster.config.cluster.name,
-    node: n.hostname,
-    role: n.role,
-    profile: n.board,
+    node, role, profile,
     base: { source: base.source, sha256: base.sha256, verified: base.verified },
-    seed: n.seed,
-    layout: n.layout,
-    bundle: n.bundle,
-    stages: n.stages.map((s) => s.name),
+    ...rest,
     // The table `imgforge plan` prints for this base: describeImage of the same plan.
     image: { ...describeImage(image), sha256: digest.sha256, mappedBytes: digest.mappedBytes },
     steps,
@@ -68,12 +69,22 @@ async function check(run: Promise<unknown>, path: string, what: string): Promise
 /** Write one node's image as planned into opts.out; everything appears under its final name only once verified. Decides nothing. */
 export async function buildNode(cluster: Cluster, plan: NodePlan, image: ImagePlan, seed: readonly SeedFile[], base: ObtainedBase,
   blobs: readonly { offsetBytes: number; data: Buffer }[], opts: BuildOptions, outputs: PendingOutputs): Promise<Artifact> {
-  const step = (s: string): void => opts.onStep?.(plan.hostname, s);
+  return buildImage(cluster, { name: plan.hostname, manifest: nodeManifest(plan) }, image, seed, base, blobs, opts, outputs);
+}
+
+/**
+ * Write an image named `target.name` (<name>.img, .bmap, .sha256, .manifest.json) as planned: a
+ * node's, or a generic one (build-generic.ts). Decides nothing.
+ */
+export async function buildImage(cluster: Cluster, target: { readonly name: string; readonly manifest: Record<string, unknown> }, image: ImagePlan,
+  seed: readonly SeedFile[], base: ObtainedBase, blobs: readonly { offsetBytes: number; data: Buffer }[], opts: BuildOptions, outputs: PendingOutputs): Promise<Artifact> {
+  const name = target.name;
+  const step = (s: string): void => opts.onStep?.(name, s);
   await mkdir(opts.out, { recursive: true, mode: 0o700 });
   const baseData = (await stat(base.raw)).blocks * 512;
   await ensureSpace(opts.out, baseData + image.cidata.sizeBytes + 64 * 2 ** 20);
 
-  const final = join(resolve(opts.out), `${plan.hostname}.img`);
+  const final = join(resolve(opts.out), `${name}.img`);
   const tmp = outputs.temp(final);
   // The secrets audit's scanner sees the bytes as they are hashed, the head during assembly and
   // the rest after it: the image is read once.
@@ -94,16 +105,16 @@ export async function buildNode(cluster: Cluster, plan: NodePlan, image: ImagePl
   ]);
   // The same audit as `imgforge audit`: a key the node must not hold (in the base, or put there by
   // a bug) stops the build before the image has a name anyone could flash.
-  if (!audited.ok) throw imgforgeError('SecretsLeak', { path: tmp, node: plan.hostname, violations: audited.violations.join('; ') });
+  if (!audited.ok) throw imgforgeError('SecretsLeak', { path: tmp, node: name, violations: audited.violations.join('; ') });
   await outputs.write(`${final}.bmap`, digest.bmap);
-  await outputs.write(`${final}.sha256`, `${digest.sha256}  ${plan.hostname}.img\n`);
-  await outputs.write(`${final.replace(/\.img$/, '')}.manifest.json`, manifest(plan, cluster, base, image, digest, log, opts));
+  await outputs.write(`${final}.sha256`, `${digest.sha256}  ${name}.img\n`);
+  await outputs.write(`${final.replace(/\.img$/, '')}.manifest.json`, manifest(target.manifest, cluster, base, image, digest, log, opts));
   let compressed: string | null = null;
   if (opts.compress) {
     step(`compress (${opts.compress})`);
     compressed = `${final}.${opts.compress === 'zstd' ? 'zst' : 'xz'}`;
     await compress(tmp, outputs.temp(compressed), opts.compress);
   }
-  return { node: plan.hostname, image: final, sizeBytes: image.sizeBytes, sha256: digest.sha256, mappedBytes: digest.mappedBytes,
+  return { node: name, image: final, sizeBytes: image.sizeBytes, sha256: digest.sha256, mappedBytes: digest.mappedBytes,
     bmap: `${final}.bmap`, manifest: `${final.replace(/\.img$/, '')}.manifest.json`, compressed };
 }

@@ -5,6 +5,7 @@ import { deriveGuid } from '../image/guid.ts';
 import type { BaseLayout, BasePartition } from '../image/probe.ts';
 import type { Profile } from '../profiles/schema.ts';
 import type { Layout } from '../config/schema/layout.ts';
+import type { RootFile, RootLink } from './generic.ts';
 import { placePartitions, planLayout } from './layout.ts';
 
 export const SECTOR_BYTES = 512;
@@ -55,8 +56,11 @@ export interface ImagePlan {
   readonly keepBootCode: boolean;
   readonly cidata: { readonly offsetBytes: number; readonly sizeBytes: number; readonly volumeId: string };
   readonly root: { readonly offsetBytes: number; readonly sizeBytes: number; readonly fs: 'ext4' | 'ext2' };
-  /** Files deleted from root, and files left empty (machine-id(5): an empty file is regenerated at first boot). */
-  readonly edits: { readonly remove: readonly string[]; readonly empty: readonly string[] };
+  /**
+   * Files deleted from root, files left empty (machine-id(5): an empty file is regenerated at first
+   * boot), and files and links added (a generic image's seed configuration, plan/generic.ts).
+   */
+  readonly edits: { readonly remove: readonly string[]; readonly empty: readonly string[]; readonly write: readonly RootFile[]; readonly link: readonly RootLink[] };
 }
 
 const alignUp = (lba: number): number => Math.ceil(lba / ALIGN) * ALIGN;
@@ -164,7 +168,7 @@ export function planImage(args: {
     keepBootCode: roles.has('biosBoot'),
     cidata: { offsetBytes: cidataFirst * SECTOR_BYTES, sizeBytes: CIDATA_BYTES, volumeId },
     root: { offsetBytes: rootFirst * SECTOR_BYTES, sizeBytes: (rootLast - rootFirst + 1) * SECTOR_BYTES, fs: root.fs === 'ext2' ? 'ext2' : 'ext4' },
-    edits: { remove: profile.base.quirks.removeFiles, empty: ['/etc/machine-id'] },
+    edits: { remove: profile.base.quirks.removeFiles, empty: ['/etc/machine-id'], write: [], link: [] },
   };
 }
 
@@ -214,7 +218,11 @@ export function describeImage(image: ImagePlan): ImageTable {
     })),
     keepBootArea: image.bootArea,
     keepBootCode: image.keepBootCode,
-    edits: image.edits,
+    edits: {
+      ...image.edits,
+      // Files added show their digest, not their text: the plan stays one screen.
+      write: image.edits.write.map((f) => ({ path: f.path, mode: `0${f.mode.toString(8)}`, sha256: createHash('sha256').update(f.content).digest('hex') })),
+    },
   };
 }
 
@@ -227,5 +235,5 @@ export interface ImageTable {
   }[];
   readonly keepBootArea: ImagePlan['bootArea'];
   readonly keepBootCode: boolean;
-  readonly edits: ImagePlan['edits'];
+  readonly edits: Omit<ImagePlan['edits'], 'write'> & { readonly write: readonly { readonly path: string; readonly mode: string; readonly sha256: string }[] };
 }

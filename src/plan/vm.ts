@@ -17,6 +17,11 @@ export interface VmSpec {
   readonly qmp: string;
   /** File QEMU writes the node's event port to (virtio-serial port org.imgforge.events). */
   readonly events: string;
+  /**
+   * User networking that reaches this host's loopback at 10.0.2.2 (QEMU's "host" address; a seed
+   * server there). Otherwise it is restricted (restrict=on): only forwarded ports connect.
+   */
+  readonly reachHost?: boolean | undefined;
   /** Host port forwarded to the guest's SSH port, on 127.0.0.1 only. */
   readonly sshPort?: number | undefined;
   /**
@@ -62,7 +67,7 @@ export function qemuArgs(vm: VmSpec): string[] {
     ...(vm.lan ? [
       '-netdev', dgram('lan', vm.lan),
       '-device', `virtio-net-pci,netdev=lan${vm.mac ? `,mac=${vm.mac}` : ''}`,
-    ] : ['-nic', `user,model=virtio-net-pci,restrict=on${vm.mac ? `,mac=${vm.mac}` : ''}${vm.sshPort ? `,hostfwd=tcp:127.0.0.1:${vm.sshPort}-:22` : ''}`]),
+    ] : ['-nic', `user,model=virtio-net-pci,restrict=${vm.reachHost ? 'off' : 'on'}${vm.mac ? `,mac=${vm.mac}` : ''}${vm.sshPort ? `,hostfwd=tcp:127.0.0.1:${vm.sshPort}-:22` : ''}`]),
     '-device', 'virtio-rng-pci',
     // The node's events: a virtio-serial port the guest sees as /dev/virtio-ports/<name>, its
     // bytes appended to a file here (a file chardev never blocks the guest when nobody reads).

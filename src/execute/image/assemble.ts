@@ -38,11 +38,30 @@ export function mustMap(plan: ImagePlan): Extent[] {
   ];
 }
 
-/** debugfs commands for the plan's root edits: delete quirk files, leave machine-id empty (owned by root, 0444). */
-function rootEdits(plan: ImagePlan, emptyFile: string): string[] {
+/** Every folder above the paths, parents first ("/etc", "/etc/imgforge"), once each. */
+export function parentsOf(paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    const parts = p.split('/').slice(1, -1);
+    parts.forEach((_, i) => out.add(`/${parts.slice(0, i + 1).join('/')}`));
+  }
+  return [...out];
+}
+
+/**
+ * debugfs commands for the plan's root edits: delete quirk files, leave machine-id empty (owned by
+ * root, 0444), write the added files (owned by root, their mode) and links. debugfs(8) `mkdir` of
+ * a folder that exists reports an error and the batch goes on; new folders get 0755.
+ */
+export function rootEdits(plan: ImagePlan, emptyFile: string, fileFor: (index: number) => string): string[] {
+  const owned = (f: string, mode: string): string[] => [`sif ${f} mode ${mode}`, `sif ${f} uid 0`, `sif ${f} gid 0`];
+  const added = [...plan.edits.write.map((f) => f.path), ...plan.edits.link.map((l) => l.path)];
   return [
     ...plan.edits.remove.map((f) => `rm ${f}`),
-    ...plan.edits.empty.flatMap((f) => [`rm ${f}`, `write ${emptyFile} ${f}`, `sif ${f} mode 0100444`, `sif ${f} uid 0`, `sif ${f} gid 0`]),
+    ...plan.edits.empty.flatMap((f) => [`rm ${f}`, `write ${emptyFile} ${f}`, ...owned(f, '0100444')]),
+    ...parentsOf(added).map((d) => `mkdir ${d}`),
+    ...plan.edits.write.flatMap((f, i) => [`rm ${f.path}`, `write ${fileFor(i)} ${f.path}`, ...owned(f.path, `0100${f.mode.toString(8).padStart(3, '0')}`)]),
+    ...plan.edits.link.flatMap((l) => [`rm ${l.path}`, `symlink ${l.path} ${l.target}`]),
   ];
 }
 
@@ -104,15 +123,21 @@ export async function assembleImage(input: AssembleInput, out: string): Promise<
       await utimes(path, input.epoch, input.epoch);
       files.push(path);
     }
-    await mcopy(out, plan.cidata.offsetBytes, files);
-    log.push(`wrote the seed (${input.seed.map((f) => f.name).join(', ')}) to CIDATA`);
+    if (files.length > 0) {
+      await mcopy(out, plan.cidata.offsetBytes, files);
+      log.push(`wrote the seed (${input.seed.map((f) => f.name).join(', ')}) to CIDATA`);
+    } else log.push('left CIDATA empty');
 
     const empty = join(stage, 'empty');
     await writeFile(empty, '');
     await chmod(empty, 0o444);
-    const result = await debugfs(out, plan.root.offsetBytes, rootEdits(plan, empty), { write: true, epoch: input.epoch });
+    const added = (i: number): string => join(stage, `root-file-${i}`);
+    for (const [i, f] of plan.edits.write.entries()) await writeFile(added(i), f.content);
+    const result = await debugfs(out, plan.root.offsetBytes, rootEdits(plan, empty, added), { write: true, epoch: input.epoch });
     for (const f of plan.edits.remove) log.push(new RegExp(`rm ${f}[^\\n]*\\n[^\\n]*not found`).test(result) ? `${f}: not in the base` : `removed ${f}`);
     log.push(`emptied ${plan.edits.empty.join(', ')}`);
+    for (const f of plan.edits.write) log.push(`wrote ${f.path}`);
+    for (const l of plan.edits.link) log.push(`linked ${l.path} to ${l.target}`);
     await head;
     return log;
   } catch (e) {

@@ -1,0 +1,111 @@
+// One generic image, two machines: both boot the same `build --generic` image under QEMU against
+// `imgforge serve` on this host and each comes up as its own node, named by its MAC. Minutes under
+// TCG: `npm run test:all` (IMGFORGE_BOOT_TESTS=1), not CI's boot suite.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { cli, requireTool, ROOT, tempDir } from '../helpers.ts';
+import { boot, type BootResult } from '../../src/execute/vm.ts';
+import { reported } from '../../src/execute/vm-test.ts';
+import { createOverlay, requireFirmware } from '../../src/tools/qemu.ts';
+import { freePort, sshRun } from '../../src/tools/ssh.ts';
+
+const enabled = process.env['IMGFORGE_BOOT_TESTS'] === '1';
+const CACHE = process.env['IMGFORGE_CACHE_DIR'] ?? join(ROOT, '.cache/imgforge');
+// The boot-test fixture's two nodes (test/fixtures/qemu.config.mjs), told apart by their MACs only.
+const MACHINES = [{ node: 'vm1', mac: '52:54:00:12:34:56' }, { node: 'vm2', mac: '52:54:00:12:34:57' }];
+
+describe('a generic image boots as two nodes against imgforge serve', { skip: !enabled && 'set IMGFORGE_BOOT_TESTS=1 (npm run test:all)', concurrency: false }, () => {
+  const dir = tempDir('imgforge-generic-boot-');
+  let config = '', key = '', image = '', port = 0;
+  let server: ChildProcess | undefined;
+  let serverLog = '';
+  const results = new Map<string, BootResult & { seen: Record<string, string> }>();
+
+  before(async () => {
+    for (const t of ['qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ssh', 'ssh-keygen']) requireTool(t);
+    key = join(dir, 'id_ed25519');
+    assert.equal(spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ops@generic-boot', '-f', key]).status, 0);
+    const pub = readFileSync(`${key}.pub`, 'utf8').trim();
+    config = join(dir, 'images.config.mjs');
+    writeFileSync(config, `import base from ${JSON.stringify(join(ROOT, 'test/fixtures/qemu.config.mjs'))};\nexport default { ...base, users: [{ name: 'ops', sshAuthorizedKeys: [${JSON.stringify(pub)}] }] };\n`);
+    port = await freePort();
+    // QEMU's user network reaches this host's loopback at 10.0.2.2: that is the URL nodes are told.
+    const told = `http://10.0.2.2:${port}`;
+    const b = await cli(['--config', config, 'build', '--generic', 'x86-debian', '--seed-url', `${told}/`, '--out', join(dir, 'out'), '--cache-dir', CACHE, '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    image = (JSON.parse(b.stdout) as { artifacts: { image: string }[] }).artifacts[0]!.image;
+    server = spawn(process.execPath, [join(ROOT, 'bin/imgforge.js'), '--config', config, 'serve', '--listen', `127.0.0.1:${port}`, '--url', told,
+      '--state-dir', join(dir, 'state'), '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    server.stderr!.on('data', (c: Buffer) => { serverLog += c.toString(); });
+    const first = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: server!.stdout! }).once('line', resolve);
+      server!.once('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
+    });
+    assert.equal((JSON.parse(first) as { event: string }).event, 'listening');
+
+    const fw = requireFirmware('amd64');
+    // Both at once, as two boards flashed with the same image would be: each its own overlay of it.
+    await Promise.all(MACHINES.map(async ({ node, mac }) => {
+      const work = join(dir, node);
+      spawnSync('mkdir', ['-p', work]);
+      await createOverlay(image, join(work, 'disk.qcow2'), 8 * 2 ** 30);
+      copyFileSync(fw.vars, join(work, 'vars.fd'));
+      const sshPort = await freePort();
+      const seen: Record<string, string> = {};
+      const ask = async (what: string, command: string): Promise<void> => { seen[what] = (await sshRun({ host: '127.0.0.1', port: sshPort, user: 'ops', key }, command)).trim(); };
+      const r = await boot({
+        arch: 'amd64', firmware: 'uefi', disk: join(work, 'disk.qcow2'), code: fw.code, vars: join(work, 'vars.fd'), kvm: false,
+        memoryMiB: 1024, cpus: 1, mac, qmp: join(work, 'qmp.sock'), events: join(work, 'events'), sshPort, reachHost: true,
+      }, {
+        timeoutMs: 1_200_000,
+        // The node reports, or its installer stops: either way the seed was taken and the bundle fetched.
+        doneOn: (e) => reported(e) || (e.stage === 'bundle' && e.state === 'fail'),
+        beforePowerOff: async () => {
+          // cloud-init makes the user and its key in the same stage that starts the installer: wait for them.
+          for (let i = 0; ; i++) {
+            try { await ask('hostname', 'hostname'); break; } catch (e) { if (i >= 30) throw e; await new Promise((res) => setTimeout(res, 10_000)); }
+          }
+          await ask('seedfrom', 'cat /etc/cloud/cloud.cfg.d/99_imgforge-seed.cfg');
+          await ask('instance', 'cat /var/lib/cloud/data/instance-id');
+        },
+      });
+      writeFileSync(join(work, 'console.log'), r.lines.map((l) => `[${l.t.toFixed(1)}] ${l.text}\n`).join(''));
+      results.set(node, { ...r, seen });
+    }));
+  });
+
+  after(() => {
+    server?.kill('SIGTERM');
+  });
+
+  test('each machine takes its own seed by its MAC: its hostname, its instance, the URL its seed-url program wrote', async () => {
+    for (const { node, mac } of MACHINES) {
+      const r = results.get(node)!;
+      assert.equal(r.outcome, 'done', `${node}: ${r.outcome} ${r.hookError ?? ''}\n${r.lines.slice(-30).map((l) => l.text).join('\n')}`);
+      assert.equal(r.hookError, undefined, `${node}: ${r.hookError}`);
+      assert.equal(r.seen['hostname'], node);
+      assert.match(r.seen['seedfrom']!, new RegExp(`seedfrom: http://10\\.0\\.2\\.2:${port}/by-mac/${mac}/`));
+      assert.match(r.seen['instance']!, new RegExp(`^iid-${node}-[0-9a-f]{16}$`));
+    }
+  });
+
+  test('the server saw both: each node\'s seed fetched by MAC, then its bundle; the status lists both as heard from', async () => {
+    const fetches = readFileSync(join(dir, 'state/fetches.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { node: string; file: string; by?: string; path?: string });
+    for (const { node } of MACHINES) {
+      const mine = fetches.filter((f) => f.node === node).map((f) => f.file);
+      for (const f of ['meta-data', 'user-data', 'vendor-data', 'imgforge-bundle.tar']) assert.ok(mine.includes(f), `${node} fetched ${f}: ${mine.join(', ')}`);
+    }
+    const status = await (await fetch(`http://127.0.0.1:${port}/status.json`)).json() as { nodes: { hostname: string; phase: string; lastFetch: unknown }[] };
+    for (const { node } of MACHINES) {
+      const s = status.nodes.find((n) => n.hostname === node)!;
+      assert.notEqual(s.phase, 'waiting', `${node}: ${JSON.stringify(s)}`);
+      assert.ok(s.lastFetch, node);
+    }
+    assert.match(serverLog, /"path":"\/by-mac\/52:54:00:12:34:56\/meta-data","status":200/);
+    assert.match(serverLog, /"path":"\/by-mac\/52:54:00:12:34:57\/meta-data","status":200/);
+  });
+});
