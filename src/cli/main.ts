@@ -35,7 +35,7 @@ function program(io: Io, done: (code: number) => void): Command {
     plan: () => import('./commands/plan.ts'), build: () => import('./commands/build.ts'), inspect: () => import('./commands/inspect.ts'),
     test: () => import('./commands/test.ts'), secrets: () => import('./commands/secrets.ts'), audit: () => import('./commands/audit.ts'),
     init: () => import('./commands/init.ts'), lab: () => import('./commands/lab.ts'), flash: () => import('./commands/flash.ts'),
-    serve: () => import('./commands/serve.ts'), status: () => import('./commands/status.ts'),
+    serve: () => import('./commands/serve.ts'), status: () => import('./commands/status.ts'), approve: () => import('./commands/approve.ts'),
   };
   cli.command('init').description('write a commented starter images.config.ts (at --config) for the boards named, and .imgforge/.gitignore for the secrets')
     .argument('[boards...]', 'board profile names, one node each (default: x86)')
@@ -75,6 +75,7 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--generic <board>', 'one image for every node of this board, which takes its seed from imgforge serve (see --seed-url)')
     .option('--seed-url <url>', 'with --generic: the seed server as nodes reach it, ending in / (http://192.168.1.5:8080/)')
     .addOption(new Option('--match <id>', 'with --generic: what names a machine to the seed server (default mac)').choices(['mac', 'uuid', 'serial']))
+    .option('--seed-ca <file>', 'with --generic and an https --seed-url: the certificate nodes trust for the seed server (its issuer, or itself)')
     .option('--json', 'machine-readable output')
     .action(async (targets: string[], _o, cmd: Command) => done(await (await commands.build()).buildCommand(targets, { ...globals(cmd), ...cmd.opts<BuildFlags>() }, io)));
   cli.command('flash').description('write an image (or a node\'s, built if missing) to a drive or file: only its mapped blocks, checked as read, the final partition table for the drive\'s size, then read back')
@@ -101,8 +102,16 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--dry-run', 'print the plan (routes, nodes, files, which need the enrolment secret) and exit', false)
     .option('--reveal', 'with --dry-run: print each node\'s enrolled seed URL, which carries its enrolment secret', false)
     .option('--force', 'serve even when check finds errors', false)
+    .option('--approve-first', 'approve a node\'s first claim (a machine booted from a generic image) as it is made, unseen: trust on first use, for a lab or a trusted LAN only', false)
     .option('--json', 'machine-readable output')
     .action(async (_o, cmd: Command) => done(await (await commands.serve()).serveCommand({ ...globals(cmd), ...cmd.opts<ServeFlags>() }, io)));
+  cli.command('approve').description('approve the claim of a machine booted from a generic image: imgforge serve answers its next poll with the node\'s enrolment secret')
+    .argument('<node>', 'node hostname')
+    .argument('[claim-id]', 'the claim to approve, as imgforge status lists it (needed when the node has several pending)')
+    .option('--state-dir <dir>', 'imgforge serve\'s state folder (default: .imgforge/serve beside the config)')
+    .option('--json', 'machine-readable output')
+    .action(async (node: string, id: string | undefined, _o, cmd: Command) =>
+      done(await (await commands.approve()).approveCommand(node, id, { ...globals(cmd), ...cmd.opts<{ stateDir?: string }>() }, io)));
   cli.command('status').description('each node\'s phase, stage and last problem, and the unknown machines, as a running imgforge serve knows them')
     .argument('[nodes...]', 'also show these nodes\' timelines and last messages')
     .option('--server <url>', 'the seed server', httpUrl, 'http://127.0.0.1:8080')

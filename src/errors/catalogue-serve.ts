@@ -32,6 +32,24 @@ export const serveEntries = {
     message: (a) => `${a.path}: ${a.detail}. Nothing is served.`,
     hint: () => 'The state folder keeps the nodes\' events across restarts: pass --state-dir with a writable folder.',
   }),
+  ClaimNonePending: entry<{ node: string; detail: string }>({
+    category: 'input',
+    title: 'No claim to approve',
+    message: (a) => `${a.node} has no pending claim: ${a.detail}.`,
+    hint: (a) => `A node booted from a generic image posts its claim to the running imgforge serve; \`imgforge status\` lists it under ${a.node}. Approve with the same --state-dir as serve.`,
+  }),
+  ClaimAmbiguous: entry<{ node: string; count: number }>({
+    category: 'input',
+    title: 'Several claims to choose from',
+    message: (a) => `${a.node} has ${a.count} pending claims; name the one to approve:`,
+    hint: (a) => `Pass its id: imgforge approve ${a.node} <id>. Approve only the machine you expect (its address and identifiers); the others are then refused.`,
+  }),
+  ClaimNotFound: entry<{ node: string; id: string; known: string }>({
+    category: 'input',
+    title: 'No such claim',
+    message: (a) => `${a.node} has no claim ${a.id}.`,
+    hint: (a) => `Its claims: ${a.known}.`,
+  }),
   StatusUnreachable: entry<{ url: string; detail: string }>({
     category: 'environment',
     title: 'The seed server did not answer',

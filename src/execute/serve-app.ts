@@ -5,40 +5,26 @@
  * reporter sends none (Fastify answers those 415, Express drops the body: the seed-server
  * reference's measurements).
  */
-import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { BUNDLE_NAME, SECRETS_NAME } from '../plan/bundle.ts';
 import { badTarget, bearerOf, redactPath, resolveFile, resolvePoster, type IdentifierKind } from '../plan/serve-match.ts';
-import type { ServePlan } from '../plan/serve.ts';
 import { parseEventPost } from '../protocol/event-post.ts';
+import { addClaimRoute } from './serve-claims.ts';
 import { RateLimiter } from './serve-limit.ts';
 import { addLivePage } from './serve-page.ts';
-import type { ServeState } from './serve-state.ts';
+import { addressOf, type ServeDeps, type ServeEnv } from './serve-deps.ts';
 
-/** One structured log record (the CLI writes them as JSON lines). */
-export type LogRecord = Readonly<Record<string, unknown>>;
+export type { LogRecord, ServeDeps, ServeEnv } from './serve-deps.ts';
 
-export interface ServeDeps {
-  readonly plan: ServePlan;
-  readonly state: ServeState;
-  readonly log: (record: LogRecord) => void;
-  readonly now: () => number;
-  /** The requester's MAC from the neighbour table, for the unknown-machine list. */
-  readonly neighbour: (address: string) => Promise<string | null>;
-}
-
-type Env = { Bindings: HttpBindings; Variables: { node: string } };
-
-const addressOf = (c: Context<Env>): string => (c.env.incoming.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
 const TYPES: Readonly<Record<string, string>> = { [BUNDLE_NAME]: 'application/x-tar', [SECRETS_NAME]: 'application/x-tar' };
 
-export function serveApp(deps: ServeDeps): Hono<Env> {
+export function serveApp(deps: ServeDeps): Hono<ServeEnv> {
   const { plan, state, log, now } = deps;
   const limiter = new RateLimiter(plan.options.limits.perMinute, plan.options.limits.burst);
   const iso = (): string => new Date(now()).toISOString();
-  const app = new Hono<Env>();
-  const refuse = (c: Context<Env>, status: 400 | 401 | 403 | 404 | 413 | 429 | 503, error: string): Response => {
+  const app = new Hono<ServeEnv>();
+  const refuse = (c: Context<ServeEnv>, status: 400 | 401 | 403 | 404 | 413 | 429 | 503, error: string): Response => {
     if (status === 401) c.header('www-authenticate', 'Bearer realm="imgforge"');
     // The rest of an oversized body is not read: the connection cannot carry another request.
     if (status === 413) c.header('connection', 'close');
@@ -63,7 +49,7 @@ export function serveApp(deps: ServeDeps): Hono<Env> {
     return early;
   });
 
-  const sendFile = async (c: Context<Env>, by: IdentifierKind, value: string, enrolment: string | undefined, name: string): Promise<Response> => {
+  const sendFile = async (c: Context<ServeEnv>, by: IdentifierKind, value: string, enrolment: string | undefined, name: string): Promise<Response> => {
     const address = addressOf(c);
     const out = resolveFile(plan, { by, value }, enrolment, name, bearerOf(c.req.header('authorization')));
     if (out.status === 404 && out.unknown) {
@@ -96,9 +82,9 @@ export function serveApp(deps: ServeDeps): Hono<Env> {
   for (const by of ['mac', 'serial', 'uuid'] as const) app.get(`/by-${by}/:value/:file`, (c) => sendFile(c, by, c.req.param('value')!, undefined, c.req.param('file')!));
 
   const maxSize = plan.options.limits.bodyBytes;
-  const limit = bodyLimit({ maxSize, onError: (c) => refuse(c as Context<Env>, 413, `the body is larger than ${maxSize} bytes`) });
+  const limit = bodyLimit({ maxSize, onError: (c) => refuse(c as Context<ServeEnv>, 413, `the body is larger than ${maxSize} bytes`) });
   // Who posts is judged before a byte of the body is read.
-  const poster = async (c: Context<Env>, next: () => Promise<void>): Promise<Response | void> => {
+  const poster = async (c: Context<ServeEnv>, next: () => Promise<void>): Promise<Response | void> => {
     const who = resolvePoster(plan, c.req.param('host')!, c.req.param('enrolment'), bearerOf(c.req.header('authorization')));
     if (who.status !== 200) {
       c.header('connection', 'close'); // its body is left unread
@@ -107,7 +93,7 @@ export function serveApp(deps: ServeDeps): Hono<Env> {
     c.set('node', who.node.hostname);
     await next();
   };
-  const postEvents = async (c: Context<Env>): Promise<Response> => {
+  const postEvents = async (c: Context<ServeEnv>): Promise<Response> => {
     const host = c.get('node');
     const r = parseEventPost(await c.req.text(), host, state.postContext(host));
     if ('problems' in r) return c.json({ error: 'not events of the protocol; none was kept', problems: r.problems.slice(0, 20) }, 400);
@@ -122,8 +108,12 @@ export function serveApp(deps: ServeDeps): Hono<Env> {
   };
   app.post('/events/:host', poster, limit, postEvents);
   app.post('/events/:host/:enrolment', poster, limit, postEvents);
+  addClaimRoute(app, deps, limit);
 
-  app.get('/status.json', (c) => c.json(state.status(plan, now())));
+  app.get('/status.json', async (c) => {
+    await state.claims.refresh(); // approvals `imgforge approve` wrote since a node last polled
+    return c.json(state.status(plan, now()));
+  });
   app.get('/unknown.json', (c) => c.json(state.unknown()));
   addLivePage(app, deps);
   app.notFound((c) => {

@@ -8,9 +8,10 @@
 import { createHash } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { claimLine } from '../protocol/serve-claims.ts';
 import { progressLine, type ServeStatus } from '../protocol/serve-status.ts';
 import { timelineLine } from '../protocol/timeline.ts';
-import type { ServeDeps } from './serve-app.ts';
+import type { ServeDeps } from './serve-deps.ts';
 
 /** Pages watching at once; more get 503 (each holds a connection). */
 export const MAX_WATCHERS = 50;
@@ -26,10 +27,11 @@ export const cells = (n: ServeStatus['nodes'][number]): string[] =>
 export const CELLS_JS = "(n) => [n.hostname, n.role, n.phase, String(n.boots), n.stage ? n.stage + ' ' + n.state : '-', "
   + "n.lastEvent ?? (n.lastFetch ? 'fetched ' + n.lastFetch.file : '-'), n.lastProblem ?? '']";
 
-/** The line under a node's row: its latest boot's timeline, then its last messages. */
-export const detail = (n: ServeStatus['nodes'][number]): string => [timelineLine(n.timeline), ...n.lines].filter(Boolean).join('\n');
+/** The lines under a node's row: its claims (one pending waits for the user), its latest boot's timeline, then its last messages. */
+export const detail = (n: ServeStatus['nodes'][number]): string =>
+  [...n.claims.map((c) => claimLine(n.hostname, c)), timelineLine(n.timeline), ...n.lines].filter(Boolean).join('\n');
 /** The same in the page's script (test/serve/page.test.ts holds the two equal). */
-export const DETAIL_JS = "(n) => [timelineLine(n.timeline), ...n.lines].filter(Boolean).join('\\n')";
+export const DETAIL_JS = "(n) => [...n.claims.map((c) => claimLine(n.hostname, c)), timelineLine(n.timeline), ...n.lines].filter(Boolean).join('\\n')";
 
 // textContent only: nothing a node posts is ever markup. #live says whether the stream is
 // connected: after an error EventSource reconnects by itself every `retry` ms (WHATWG HTML,
@@ -39,6 +41,7 @@ export const DETAIL_JS = "(n) => [timelineLine(n.timeline), ...n.lines].filter(B
 const SCRIPT = `const cells = ${CELLS_JS};
 const progressLine = ${progressLine.toString()};
 const timelineLine = ${timelineLine.toString()};
+const claimLine = ${claimLine.toString()};
 const detail = ${DETAIL_JS};
 const render = (s) => {
   document.getElementById('summary').textContent = s.cluster + ' at ' + s.url + ', ' + s.time;

@@ -2,7 +2,8 @@
  * What the seed server remembers, in memory and in its state folder, so a restart loses no
  * node's progress: each node's events (events/<host>.jsonl, protocol lines as the node's own
  * spool holds them), its seed fetches (fetches.jsonl), the unknown machines (unknown.jsonl, one
- * line per first sighting) and every secret served (secrets-served.jsonl, the audit trail).
+ * line per first sighting), every secret served (secrets-served.jsonl, the audit trail) and the
+ * claims of nodes booted from a generic image (claims.jsonl, approvals.jsonl: serve-claims.ts).
  * Files are only appended to; each file's appends are queued (those waiting are written
  * together), so lines never interleave.
  */
@@ -12,6 +13,7 @@ import { parseEvents, type Event } from '../protocol/events.ts';
 import type { PostContext } from '../protocol/event-post.ts';
 import { clusterProgress, Fetch, nodeStatus, STATUS_VERSION, UnknownMachine, type ServeStatus } from '../protocol/serve-status.ts';
 import type { ServePlan } from '../plan/serve.ts';
+import { ClaimBook } from './serve-claims.ts';
 
 /** Events kept in memory per node (the file keeps all): many boots' worth. */
 const KEEP_EVENTS = 5000;
@@ -39,6 +41,7 @@ export class ServeState {
   /** Per file, the lines gathered while an append to it is on its way: they go in the next, one write for all. */
   readonly #gathering = new Map<string, { text: string }>();
   readonly #listeners = new Set<() => void>();
+  #claims: ClaimBook | undefined;
 
   private constructor(dir: string, unknownMax: number) {
     this.dir = dir;
@@ -64,6 +67,7 @@ export class ServeState {
       const r = UnknownMachine.safeParse(l);
       if (r.success && s.#unknown.size < unknownMax) s.#unknown.set(`${r.data.by}\0${r.data.value}\0${r.data.address}`, r.data);
     }
+    s.#claims = await ClaimBook.load(dir, hostnames, await readState(join(dir, 'claims.jsonl')), (file, ...v) => s.#append(file, ...v), () => s.#changed());
     return s;
   }
 
@@ -98,6 +102,11 @@ export class ServeState {
 
   #changed(): void {
     for (const fn of this.#listeners) fn();
+  }
+
+  /** The nodes' claims and their approvals. */
+  get claims(): ClaimBook {
+    return this.#claims!;
   }
 
   events(host: string): readonly Event[] {
@@ -158,7 +167,7 @@ export class ServeState {
       v: STATUS_VERSION, cluster: plan.cluster, url: plan.options.url, time: new Date(now).toISOString(),
       progress: clusterProgress(plan.nodes.map((n) => ({ hostname: n.hostname, role: n.role, events: this.events(n.hostname) }))),
       nodes: plan.nodes.map((n) => nodeStatus(n, this.events(n.hostname), this.#lastEvent.get(n.hostname) ?? null, this.#fetches.get(n.hostname) ?? null,
-        now, plan.options.staleAfterSeconds)),
+        now, plan.options.staleAfterSeconds, this.claims.statusOf(n.hostname))),
       unknown: [...this.#unknown.values()], unknownDropped: this.#dropped,
     };
   }

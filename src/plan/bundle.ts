@@ -110,6 +110,9 @@ export function nodeTree(env: nunjucks.Environment, runtime: RuntimeSet, ctx: Se
   add(`${UNITS}/systemd-time-wait-sync.service.d/90-imgforge.conf`, renderTemplate(env, 'units/time-wait-sync.conf.njk', {}));
   files.push({ path: `${UNITS}/multi-user.target.wants/imgforge.target`, mode: 0o777, content: '../imgforge.target', symlink: true, owned: true });
   files.push(...extra);
+  // The seed's network-config again, for a node seeded by a seed server: cloud-init does not fetch it
+  // over HTTP there, and the installer applies it (runtime/usr/local/lib/imgforge/served-network).
+  add('/etc/imgforge/network-config.yaml', renderTemplate(env, 'seed/network-config.njk', ctx), 0o600);
   add('/etc/hosts', renderTemplate(env, 'files/hosts.njk', ctx), 0o644, false);
   add('/etc/modules-load.d/imgforge.conf', renderTemplate(env, 'files/modules.conf.njk', ctx), 0o644, false);
   add('/etc/sysctl.d/90-imgforge.conf', renderTemplate(env, 'files/sysctl.conf.njk', ctx), 0o644, false);

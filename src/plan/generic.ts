@@ -15,6 +15,11 @@ export interface GenericRequest {
   /** The seed server's base URL as nodes reach it, ending in "/" (`imgforge serve --url`). */
   readonly seedUrl: string;
   readonly match: SeedMatch;
+  /**
+   * PEM of the certificate that issued the server's (or the server's own, self-signed), for an
+   * https seed URL whose issuer the base does not trust; null when it does.
+   */
+  readonly seedCa: string | null;
 }
 
 /** A file the build writes into root, owned by root. */
@@ -53,6 +58,7 @@ export function seedUrlProblem(url: string): string | null {
 }
 
 const LIB = '/usr/local/lib/imgforge';
+export const SEED_CA = '/usr/local/share/ca-certificates/imgforge-seed.crt';
 const UNIT = 'imgforge-seed-url.service';
 
 /**
@@ -75,6 +81,10 @@ export function genericRootFiles(runtime: RuntimeSet, req: GenericRequest): { fi
         content: `# imgforge build --generic: the seed server, and what names this machine to it.\nSEED_URL='${req.seedUrl}'\nSEED_MATCH=${req.match}\n` },
       { path: `${LIB}/seed-url`, mode: 0o755, content: text('generic/seed-url') },
       { path: `/etc/systemd/system/${UNIT}`, mode: 0o644, content: text(`generic/${UNIT}`) },
+      // Where update-ca-certificates(8) takes local certificates from; seed-url runs it at first
+      // boot, before cloud-init fetches the seed over https (curl and Python's requests read the
+      // system bundle it writes, /etc/ssl/certs/ca-certificates.crt).
+      ...(req.seedCa ? [{ path: SEED_CA, mode: 0o644, content: req.seedCa }] : []),
     ],
     // Enabled as `systemctl enable` would for a unit wanted by cloud-init-local.service: a link in
     // that unit's .wants folder (systemd.unit(5), "Wants=").

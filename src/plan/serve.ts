@@ -35,6 +35,8 @@ export interface ServeOptions {
   readonly limits: ServeLimits;
   /** A node that fetched its seed or began booting and then said nothing this long shows as stale. */
   readonly staleAfterSeconds: number;
+  /** Approve a node's first claim as it is made (trust on first use: a lab or a trusted LAN). */
+  readonly approveFirst: boolean;
 }
 
 /** Who a node is, as the config says and requests are matched by. */
@@ -73,7 +75,7 @@ export interface RouteDoc {
   readonly method: 'GET' | 'POST';
   readonly path: string;
   readonly what: string;
-  readonly needs: 'nothing' | 'enrolment secret';
+  readonly needs: 'nothing' | 'enrolment secret' | typeof CLAIM_NEEDS;
 }
 
 export interface ServePlan {
@@ -85,6 +87,9 @@ export interface ServePlan {
   readonly by: Readonly<Record<'hostname' | 'mac' | 'serial' | 'uuid', ReadonlyMap<string, string>>>;
   readonly warnings: readonly string[];
 }
+
+/** What a claim needs: it proves nothing, and is answered once the user approved it. */
+export const CLAIM_NEEDS = 'a claim token; answered with the enrolment secret once approved';
 
 /** The URL layout: cloud-init's nocloud-net appends the file name to the seedfrom URL, which must end in "/". */
 export const ROUTES: readonly RouteDoc[] = [
@@ -102,6 +107,8 @@ export const ROUTES: readonly RouteDoc[] = [
     what: 'events (src/protocol/events.ts, or cloud-init reporting webhook posts), with Authorization: Bearer <enrolment secret>' },
   { method: 'POST', path: '/events/<hostname>/<enrolment secret>', needs: 'enrolment secret',
     what: 'the same, for clients that set no header (cloud-init\'s webhook reporter)' },
+  { method: 'POST', path: '/claims/<hostname>', needs: CLAIM_NEEDS,
+    what: 'a claim of a node booted from a generic image, with Authorization: Bearer <claim token>: 202 while pending, 200 with the enrolment secret once approved (https only)' },
   { method: 'GET', path: '/status.json', needs: 'nothing', what: 'each node\'s phase, stage, last problem and last fetch; the unknown machines' },
   { method: 'GET', path: '/unknown.json', needs: 'nothing', what: 'machines that asked for a seed under an identifier no node has' },
   { method: 'GET', path: '/', needs: 'nothing', what: 'the live page: the status as a table, kept current from /stream' },
@@ -136,6 +143,8 @@ export function planServe(cluster: string, seeds: readonly NodeSeeds[], options:
     warnings.push(`nodes are told ${options.url}, this host's loopback: only a node on this host reaches it (pass --url)`);
   }
   if (options.limits.perMinute === 0) warnings.push('no per-address request limit (--rate 0)');
+  if (!options.tls && !options.url.startsWith('https:')) warnings.push('claims are refused (403) over http: their answer is an enrolment secret');
+  if (options.approveFirst) warnings.push('--approve-first: each node\'s first claim is approved unseen (a lab or a trusted LAN only)');
   return {
     cluster, options, routes: ROUTES, nodes, warnings,
     by: { hostname: index((n) => n.hostname), mac: index((n) => n.mac), serial: index((n) => n.serial), uuid: index((n) => n.uuid) },
@@ -152,7 +161,7 @@ export function describeServe(plan: ServePlan, reveal?: ReadonlyMap<string, stri
   const enrolledUrl = (host: string): string | null => (reveal?.get(host) !== undefined ? `${plan.options.url}/nodes/${host}/${reveal.get(host)}/` : null);
   return {
     cluster: plan.cluster, url: plan.options.url, listen: plan.options.listen, tls: plan.options.tls, stateDir: plan.options.stateDir,
-    limits: plan.options.limits, staleAfterSeconds: plan.options.staleAfterSeconds, routes: plan.routes,
+    limits: plan.options.limits, staleAfterSeconds: plan.options.staleAfterSeconds, approveFirst: plan.options.approveFirst, routes: plan.routes,
     nodes: plan.nodes.map((n) => ({
       hostname: n.hostname, role: n.role, mac: n.mac, serial: n.serial, uuid: n.uuid,
       seedUrl: `${plan.options.url}/nodes/${n.hostname}/`, enrolledSeedUrl: enrolledUrl(n.hostname),

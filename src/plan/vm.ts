@@ -25,6 +25,11 @@ export interface VmSpec {
   /** Host port forwarded to the guest's SSH port, on 127.0.0.1 only. */
   readonly sshPort?: number | undefined;
   /**
+   * The guest address the SSH port is forwarded to, when the guest moves off the address QEMU's
+   * DHCP gave it (10.0.2.15) to its own; QEMU's default otherwise.
+   */
+  readonly sshGuest?: string | undefined;
+  /**
    * Let the node assemble the cluster. Off for a node booted alone (`imgforge test`): SMBIOS type
    * 11 then carries "imgforge.assembly=off", and the node passes over its assembly stages.
    */
@@ -67,7 +72,7 @@ export function qemuArgs(vm: VmSpec): string[] {
     ...(vm.lan ? [
       '-netdev', dgram('lan', vm.lan),
       '-device', `virtio-net-pci,netdev=lan${vm.mac ? `,mac=${vm.mac}` : ''}`,
-    ] : ['-nic', `user,model=virtio-net-pci,restrict=${vm.reachHost ? 'off' : 'on'}${vm.mac ? `,mac=${vm.mac}` : ''}${vm.sshPort ? `,hostfwd=tcp:127.0.0.1:${vm.sshPort}-:22` : ''}`]),
+    ] : ['-nic', `user,model=virtio-net-pci,restrict=${vm.reachHost ? 'off' : 'on'}${vm.mac ? `,mac=${vm.mac}` : ''}${vm.sshPort ? `,hostfwd=tcp:127.0.0.1:${vm.sshPort}-${vm.sshGuest ?? ''}:22` : ''}`]),
     '-device', 'virtio-rng-pci',
     // The node's events: a virtio-serial port the guest sees as /dev/virtio-ports/<name>, its
     // bytes appended to a file here (a file chardev never blocks the guest when nobody reads).

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { EventState, type Event } from './events.ts';
 import { nodeProgress } from './progress.ts';
+import { ClaimStatus } from './serve-claims.ts';
 import { TimelineEntry, timelineOf } from './timeline.ts';
 
 export const STATUS_VERSION = 1;
@@ -40,6 +41,8 @@ export const NodeStatus = z.strictObject({
   timeline: z.array(TimelineEntry),
   /** The latest boot's last messages, oldest first ("hh:mm:ss stage state: message"). */
   lines: z.array(z.string()),
+  /** Claims posted for the node by a machine booted from a generic image (serve-claims.ts), in the order first posted. */
+  claims: z.array(ClaimStatus),
 });
 export type NodeStatus = z.output<typeof NodeStatus>;
 
@@ -86,7 +89,7 @@ export type ServeStatus = z.output<typeof ServeStatus>;
 
 /** One node's status at `now` (pure). */
 export function nodeStatus(node: { hostname: string; role: string }, events: readonly Event[], lastEvent: string | null, lastFetch: Fetch | null,
-  now: number, staleAfterSeconds: number): NodeStatus {
+  now: number, staleAfterSeconds: number, claims: readonly ClaimStatus[] = []): NodeStatus {
   const p = nodeProgress(events);
   // Cloud-init's events arrive before the node's first own event names its boot (event-post.ts): not a boot of their own.
   const boots = new Set(events.map((e) => e.boot).filter((b) => b !== '')).size;
@@ -98,7 +101,7 @@ export function nodeStatus(node: { hostname: string; role: string }, events: rea
   if ((phase === 'booting' || phase === 'seeded') && silentFor > staleAfterSeconds) phase = 'stale';
   return {
     hostname: node.hostname, role: node.role, phase, boots, stage: p.stage, state: p.state, reported: p.reported,
-    lastProblem: p.lastProblem, lastEvent, lastFetch, events: events.length, ...timelineOf(events),
+    lastProblem: p.lastProblem, lastEvent, lastFetch, events: events.length, ...timelineOf(events), claims: [...claims],
   };
 }
 

@@ -2,13 +2,13 @@
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, listFiles, requireTool, ROOT, tempDir } from '../helpers.ts';
 import { ubuntuLikeBase } from '../fixtures/bases.ts';
 import { extCat, partitions, partNamed, run, sha, tools } from './image-read.ts';
 import { loadRuntime } from '../../src/render/runtime.ts';
-import { genericRootFiles } from '../../src/plan/generic.ts';
+import { genericRootFiles, SEED_CA } from '../../src/plan/generic.ts';
 
 const MINIMAL = join(ROOT, 'test/fixtures/minimal.config.mjs');
 const URL_ = 'http://192.168.50.5:8080/';
@@ -38,7 +38,7 @@ describe('build --generic from an Ubuntu-cloud-image-shaped base', { concurrency
   });
 
   test('root holds the plan\'s files, owned by root with their modes, and the unit enabled; the rest of root is the base\'s', async () => {
-    const { files, links } = genericRootFiles(await loadRuntime(), { board: 'x86', seedUrl: URL_, match: 'mac' });
+    const { files, links } = genericRootFiles(await loadRuntime(), { board: 'x86', seedUrl: URL_, match: 'mac', seedCa: null });
     for (const f of files) {
       assert.equal(extCat(img, rootAt, f.path), f.content, f.path);
       const st = run('debugfs', ['-R', `stat ${f.path}`, `${img}?offset=${rootAt}`]);
@@ -70,6 +70,19 @@ describe('build --generic from an Ubuntu-cloud-image-shaped base', { concurrency
     assert.equal((await cli(['--config', MINIMAL, 'build', '--generic', 'x86', '--seed-url', 'https://seed.lan/', '--match', 'uuid', '--base', base, '--out', out3, '--cache-dir', join(dir, 'cache')])).code, 0);
     const r3 = partitions(join(out3, 'generic-x86.img')).find((p) => p.node.endsWith('img1'))!.start * 512;
     assert.match(extCat(join(out3, 'generic-x86.img'), r3, '/etc/imgforge/seed.conf'), /SEED_URL='https:\/\/seed\.lan\/'\nSEED_MATCH=uuid/);
+    assert.equal(spawnSync('debugfs', ['-R', `stat ${SEED_CA}`, `${join(out3, 'generic-x86.img')}?offset=${r3}`], { encoding: 'utf8' }).stdout.includes('Inode:'), false, 'no CA without --seed-ca');
+  });
+
+  test('--seed-ca: the certificate in root where update-ca-certificates takes it, as PEM alone', async () => {
+    const ca = join(dir, 'seed-ca.pem');
+    run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'seed-ca.key'), '-out', ca, '-subj', '/CN=seed test CA', '-days', '30']);
+    writeFileSync(join(dir, 'with-text.pem'), `a comment before it\n${readFileSync(ca, 'utf8')}`);
+    const out4 = join(dir, 'out4');
+    const r = await cli(['--config', MINIMAL, 'build', '--generic', 'x86', '--seed-url', 'https://10.0.2.2:8443/', '--seed-ca', join(dir, 'with-text.pem'), '--base', base, '--out', out4, '--cache-dir', join(dir, 'cache')]);
+    assert.equal(r.code, 0, r.stderr);
+    const img4 = join(out4, 'generic-x86.img');
+    const r4 = partitions(img4).find((p) => p.node.endsWith('img1'))!.start * 512;
+    assert.equal(extCat(img4, r4, SEED_CA), readFileSync(ca, 'utf8'));
   });
 
   test('bad flags: exit 2 naming the flag, nothing built', async () => {
@@ -80,6 +93,9 @@ describe('build --generic from an Ubuntu-cloud-image-shaped base', { concurrency
       [['--generic', 'x86', '--seed-url', URL_, 'n1'], /takes no targets/],
       [['--generic', 'x86', '--seed-url', URL_, '--disk-size', '1TB'], /--disk-size does not apply/],
       [['n1', '--seed-url', URL_], /are for --generic images/],
+      [['--generic', 'x86', '--seed-url', URL_, '--seed-ca', MINIMAL], /--seed-ca is for an https --seed-url/],
+      [['--generic', 'x86', '--seed-url', 'https://seed.lan/', '--seed-ca', MINIMAL], /--seed-ca .*minimal\.config\.mjs: not a certificate/],
+      [['--generic', 'x86', '--seed-url', 'https://seed.lan/', '--seed-ca', join(ROOT, 'nonexistent.pem')], /--seed-ca .*nonexistent\.pem: ENOENT/],
       [['--generic', 'odroid-m1', '--seed-url', URL_], /odroid-m1/],
     ];
     for (const [args, want] of cases) {

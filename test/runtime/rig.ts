@@ -14,7 +14,7 @@ const FAKE_CLUSTER = join(ROOT, 'test/runtime/fake-cluster');
 /** What the assembly stages run, answered by test/runtime/fake-cluster. */
 const CLUSTER_COMMANDS = ['curl', 'apt-get', 'apt-cache', 'apt-mark', 'dpkg-query', 'crictl', 'ip', 'kubeadm', 'kubectl', 'etcdctl', 'keepalived', 'haproxy', 'cilium', 'helm'];
 const COMMANDS = ['sgdisk', 'partx', 'udevadm', 'logger', 'sync', 'mountpoint', 'mount', 'umount', 'blkid', 'wipefs', 'dd', 'mkfs.ext4',
-  'dumpe2fs', 'resize2fs', 'modprobe', 'sysctl', 'swapoff', 'systemctl', 'systemd-run', 'hostname', 'sleep'];
+  'dumpe2fs', 'resize2fs', 'modprobe', 'sysctl', 'swapoff', 'systemctl', 'systemd-run', 'hostname', 'sleep', 'netplan'];
 
 /** strace can run a program here (it needs ptrace, which some sandboxes forbid). */
 const STRACE = spawnSync('strace', ['-o', '/dev/null', 'true']).status === 0;

@@ -6,15 +6,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadRuntime } from '../../src/render/runtime.ts';
-import { genericRootFiles, type SeedMatch } from '../../src/plan/generic.ts';
+import { genericRootFiles, SEED_CA, type SeedMatch } from '../../src/plan/generic.ts';
 import { tempDir } from '../helpers.ts';
 
 const runtime = await loadRuntime();
 const OUT = 'etc/cloud/cloud.cfg.d/99_imgforge-seed.cfg';
 
-function scratch(match: SeedMatch, url = 'http://192.168.1.5:8080/'): string {
+function scratch(match: SeedMatch, url = 'http://192.168.1.5:8080/', seedCa: string | null = null): string {
   const root = tempDir('imgforge-seed-url-');
-  for (const f of genericRootFiles(runtime, { board: 'x86', seedUrl: url, match }).files) {
+  for (const f of genericRootFiles(runtime, { board: 'x86', seedUrl: url, match, seedCa }).files) {
     mkdirSync(dirname(join(root, f.path)), { recursive: true });
     writeFileSync(join(root, f.path), f.content, { mode: f.mode });
   }
@@ -93,4 +93,22 @@ test('what cannot name the machine is refused with the reason, and no file is wr
   const bad = scratch('mac', 'http://192.168.1.5:8080/seed');
   nic(bad, 'eth0', '52:54:00:aa:00:01');
   assert.match(run(bad).stderr, /must be an http\(s\) URL ending in \//);
+});
+
+test('with a seed CA: update-ca-certificates runs once, before the seed is fetched; without the program a warning, and the URL still', () => {
+  const root = scratch('mac', 'https://seed.lan/', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  nic(root, 'eth0', '52:54:00:aa:00:01');
+  // A shim as the package's program behaves: the local certificate linked as <name>.pem in /etc/ssl/certs.
+  const shims = tempDir('imgforge-shims-');
+  writeFileSync(join(shims, 'update-ca-certificates'), `#!/bin/sh\necho run >>"${root}/update-calls"\nmkdir -p "${root}/etc/ssl/certs"\nln -sf "${root}${SEED_CA}" "${root}/etc/ssl/certs/imgforge-seed.pem"\n`, { mode: 0o755 });
+  const path = `${shims}:${process.env['PATH']}`;
+  assert.equal(run(root, { PATH: path }).status, 0);
+  assert.equal(run(root, { PATH: path }).status, 0);
+  assert.equal(readFileSync(join(root, 'update-calls'), 'utf8'), 'run\n', 'once: the second boot finds the certificate trusted');
+  const bare = scratch('mac', 'https://seed.lan/', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  nic(bare, 'eth0', '52:54:00:aa:00:01');
+  const r = run(bare, { PATH: '/usr/bin:/bin' });
+  assert.equal(r.status, 0);
+  assert.match(r.stderr, /update-ca-certificates is missing \(Debian package ca-certificates\)/);
+  assert.equal(seedfrom(bare), 'https://seed.lan/by-mac/52:54:00:aa:00:01/');
 });

@@ -7,12 +7,13 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { runInNewContext } from 'node:vm';
 import { CELLS_JS, cells, DETAIL_JS, detail } from '../../src/execute/serve-page.ts';
+import { claimLine } from '../../src/protocol/serve-claims.ts';
 import { timelineLine } from '../../src/protocol/timeline.ts';
 import type { NodeStatus } from '../../src/protocol/serve-status.ts';
 import { event, preparedOnce, raw, serveTest } from './fixtures.ts';
 
 const node = (over: Partial<NodeStatus>): NodeStatus => ({
-  hostname: 'n1', role: 'worker', phase: 'waiting', boots: 0, stage: null, state: null, reported: null, lastProblem: null, lastEvent: null, lastFetch: null, events: 0, timeline: [], lines: [], ...over,
+  hostname: 'n1', role: 'worker', phase: 'waiting', boots: 0, stage: null, state: null, reported: null, lastProblem: null, lastEvent: null, lastFetch: null, events: 0, timeline: [], lines: [], claims: [], ...over,
 });
 
 test('the page script\'s cells are the server\'s', () => {
@@ -23,11 +24,14 @@ test('the page script\'s cells are the server\'s', () => {
   }
 });
 
-test('the page script\'s line under a row is the server\'s: the timeline, then the last messages', () => {
-  const inPage = runInNewContext(`const timelineLine = ${timelineLine.toString()}; (${DETAIL_JS})`) as (n: NodeStatus) => string;
+test('the page script\'s line under a row is the server\'s: the claims, the timeline, then the last messages', () => {
+  const inPage = runInNewContext(`const timelineLine = ${timelineLine.toString()}; const claimLine = ${claimLine.toString()}; (${DETAIL_JS})`) as (n: NodeStatus) => string;
   const busy = node({ timeline: [{ stage: 'layout', state: 'ok', seconds: 30.5 }, { stage: 'packages', state: 'begin', seconds: null }], lines: ['10:00:00 layout ok: root grown', '10:00:31 packages note: apt'] });
   assert.equal(detail(busy), 'layout ok 30.5s, packages begin\n10:00:00 layout ok: root grown\n10:00:31 packages note: apt');
-  for (const n of [node({}), busy]) assert.equal(inPage(n), detail(n));
+  const claimed = node({ claims: [{ id: '0123456789ab', state: 'pending', address: '10.0.0.9', time: '2026-12-02T08:00:00.000Z' },
+    { id: 'ba9876543210', state: 'refused', address: '10.0.0.66', time: '2026-12-02T08:01:00.000Z' }] });
+  assert.equal(detail(claimed), 'claim 0123456789ab from 10.0.0.9 pending: imgforge approve n1 0123456789ab\nclaim ba9876543210 from 10.0.0.66 refused');
+  for (const n of [node({}), busy, claimed]) assert.equal(inPage(n), detail(n));
 });
 
 test('GET /: every node\'s row, what a node sent escaped, the inline script allowed by its hash alone', async () => {

@@ -19,7 +19,7 @@ const seeds: NodeSeeds[] = [
   { hostname: 'b', role: 'worker', mac: null, serial: null, uuid: null, enrolment: SECRET_B, open: seed('b', 'open'), enrolled: seed('b', 'enrolled') },
 ];
 const options: ServeOptions = { listen: { host: '10.0.0.5', port: 8080 }, url: 'http://10.0.0.5:8080', tls: false, stateDir: '/s',
-  limits: { bodyBytes: 1024, perMinute: 60, burst: 10, unknownMax: 5 }, staleAfterSeconds: 60 };
+  limits: { bodyBytes: 1024, perMinute: 60, burst: 10, unknownMax: 5 }, staleAfterSeconds: 60, approveFirst: false };
 const plan = planServe('c', seeds, options);
 
 test('enrolment secrets: 128 bits, per cluster and host, checked only against their hash', () => {

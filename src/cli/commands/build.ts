@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { findingsError } from '../../check/index.ts';
 import { imgforgeError } from '../../errors/error.ts';
 import { defaultCacheDir } from '../../base/cache.ts';
@@ -20,6 +22,25 @@ export interface BuildFlags {
   readonly generic?: string;
   readonly seedUrl?: string;
   readonly match?: SeedMatch;
+  readonly seedCa?: string;
+}
+
+/** One PEM certificate from a file, as the image will carry it, or a bad-flag error naming the file. */
+async function readCertificate(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw imgforgeError('BadFlag', { detail: `--seed-ca ${path}: ${(e as Error).message}` });
+  }
+  const pem = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(text)?.[0];
+  try {
+    if (!pem) throw new Error('no PEM certificate in it');
+    new X509Certificate(pem);
+  } catch (e) {
+    throw imgforgeError('BadFlag', { detail: `--seed-ca ${path}: not a certificate (${(e as Error).message})` });
+  }
+  return `${pem}\n`;
 }
 
 /** imgforge build [targets...]: one flashable image per node, with bmap, checksum and manifest. */
@@ -32,9 +53,11 @@ export async function buildCommand(targets: string[], opts: GlobalOptions & Buil
     if (opts.seedUrl === undefined) throw imgforgeError('BadFlag', { detail: '--generic needs --seed-url: where the seed server is, as nodes reach it (http://192.168.1.5:8080/)' });
     const problem = seedUrlProblem(opts.seedUrl);
     if (problem) throw imgforgeError('BadFlag', { detail: `--seed-url: ${problem}` });
-  } else if (opts.seedUrl !== undefined || opts.match !== undefined) {
-    throw imgforgeError('BadFlag', { detail: '--seed-url and --match are for --generic images' });
+    if (opts.seedCa !== undefined && !opts.seedUrl.startsWith('https:')) throw imgforgeError('BadFlag', { detail: '--seed-ca is for an https --seed-url' });
+  } else if (opts.seedUrl !== undefined || opts.match !== undefined || opts.seedCa !== undefined) {
+    throw imgforgeError('BadFlag', { detail: '--seed-url, --match and --seed-ca are for --generic images' });
   }
+  const seedCa = opts.seedCa === undefined ? null : await readCertificate(opts.seedCa);
   const { cluster, report } = await loadAndCheck(opts);
   if (!report.ok && !opts.force) throw findingsError(report);
   const common = {
@@ -43,7 +66,7 @@ export async function buildCommand(targets: string[], opts: GlobalOptions & Buil
     say: opts.json ? undefined : io.err, progressBar: !opts.json && process.stderr.isTTY === true,
   };
   const artifacts = opts.generic !== undefined
-    ? [await buildGeneric(cluster, { board: opts.generic, seedUrl: opts.seedUrl!, match: opts.match ?? 'mac' }, common)]
+    ? [await buildGeneric(cluster, { board: opts.generic, seedUrl: opts.seedUrl!, match: opts.match ?? 'mac', seedCa }, common)]
     : await buildAll(cluster, targets, common);
   if (opts.json) io.out(json({ artifacts }));
   else for (const a of artifacts) io.out(`${a.node}: ${a.image} (${formatBytes(a.sizeBytes)}, ${formatBytes(a.mappedBytes)} mapped) sha256 ${a.sha256}\n`);

@@ -23,6 +23,8 @@ export interface ServeFlags {
   readonly dryRun: boolean;
   readonly reveal: boolean;
   readonly force: boolean;
+  /** Approve each node's first claim as it is made (trust on first use). */
+  readonly approveFirst?: boolean;
 }
 
 /** Largest event post: a first boot's whole spool is a few hundred lines of ~200 bytes. */
@@ -75,6 +77,10 @@ async function readTls(opts: ServeFlags): Promise<TlsFiles | null> {
   return files;
 }
 
+/** The state folder: --state-dir, else .imgforge/serve/ beside the config (`imgforge approve` finds it the same way). */
+export const serveStateDir = (opts: GlobalOptions & { stateDir?: string }): string =>
+  resolve(opts.stateDir ?? join(dirname(resolve(opts.config)), '.imgforge', 'serve'));
+
 export interface PreparedServe {
   readonly plan: ServePlan;
   readonly tls: TlsFiles | null;
@@ -98,8 +104,8 @@ export async function prepareServe(opts: GlobalOptions & ServeFlags, io: Io): Pr
   const secretsByNode = enrolments(cluster, key.key);
   const seeds = await planServeSeeds(cluster, await planInputs({ secrets }), url, secretsByNode);
   const limits: ServeLimits = { bodyBytes: BODY_BYTES, perMinute: rate, burst: Math.max(1, Math.round(rate / 5)), unknownMax: UNKNOWN_MAX };
-  const stateDir = resolve(opts.stateDir ?? join(dirname(resolve(opts.config)), '.imgforge', 'serve'));
-  const plan = planServe(cluster.config.cluster.name, seeds, { listen, url, tls: tls !== null, stateDir, limits, staleAfterSeconds });
+  const plan = planServe(cluster.config.cluster.name, seeds,
+    { listen, url, tls: tls !== null, stateDir: serveStateDir(opts), limits, staleAfterSeconds, approveFirst: opts.approveFirst ?? false });
   return { plan, tls, enrolments: secretsByNode };
 }
 
@@ -107,7 +113,7 @@ function printPlan(p: PreparedServe, reveal: boolean, io: Io): void {
   const o = p.plan.options;
   io.out(`serve ${p.plan.cluster}: nodes are told ${o.url}; listening on ${o.listen.host} port ${o.listen.port} (${o.tls ? 'https' : 'http'}); `
     + `state in ${o.stateDir}\n`);
-  for (const r of p.plan.routes) io.out(`  ${r.method.padEnd(4)} ${r.path}${r.needs === 'nothing' ? '' : ' [enrolment secret]'}\n`);
+  for (const r of p.plan.routes) io.out(`  ${r.method.padEnd(4)} ${r.path}${r.needs === 'nothing' ? '' : r.needs === 'enrolment secret' ? ' [enrolment secret]' : ' [claim token]'}\n`);
   for (const n of p.plan.nodes) {
     const ids = [n.mac && `mac ${n.mac}`, n.serial && `serial ${n.serial}`, n.uuid && `uuid ${n.uuid}`].filter(Boolean).join(', ') || 'hostname only';
     io.out(`${n.hostname.padEnd(12)} ${n.role.padEnd(13)} ${ids}\n`);
@@ -130,7 +136,9 @@ export async function serveCommand(opts: GlobalOptions & ServeFlags, io: Io): Pr
   const state = await ServeState.open(plan.options.stateDir, plan.nodes.map((n) => n.hostname), plan.options.limits.unknownMax)
     .catch((e: NodeJS.ErrnoException) => { throw imgforgeError('ServeStateUnwritable', { path: plan.options.stateDir, detail: e.code ?? e.message }); });
   // The access log: one JSON object per line on stderr, enrolment secrets never in it.
-  const running: RunningServer = await startServe({ plan, state, log: (r) => io.err(`${JSON.stringify(r)}\n`), now: Date.now, neighbour: (a) => neighbourMac(a) }, prepared.tls);
+  const running: RunningServer = await startServe({
+    plan, state, log: (r) => io.err(`${JSON.stringify(r)}\n`), now: Date.now, neighbour: (a) => neighbourMac(a), enrolments: prepared.enrolments,
+  }, prepared.tls);
   if (opts.json) io.out(`${JSON.stringify({ event: 'listening', address: running.address, port: running.port, url: plan.options.url, nodes: plan.nodes.length })}\n`);
   else {
     io.out(`serving ${plan.nodes.length} nodes of ${plan.cluster} at ${plan.options.url}/nodes/<hostname>/ (listening on ${running.address} port ${running.port}); `

@@ -1,4 +1,5 @@
 import { imgforgeError } from '../../errors/error.ts';
+import { claimLine } from '../../protocol/serve-claims.ts';
 import { progressLine, ServeStatus, type NodeStatus } from '../../protocol/serve-status.ts';
 import { timelineLine } from '../../protocol/timeline.ts';
 import type { GlobalOptions } from '../context.ts';
@@ -44,7 +45,8 @@ function nodeLine(n: NodeStatus): string {
   const where = n.stage ? `${n.stage} ${n.state}` : '-';
   const heard = n.lastEvent ? `last event ${n.lastEvent}` : n.lastFetch ? `fetched ${n.lastFetch.file} from ${n.lastFetch.address} at ${n.lastFetch.time}` : 'nothing heard';
   const problem = n.lastProblem ? `  ${''.padEnd(12)} last problem: ${n.lastProblem}\n` : '';
-  return `  ${n.hostname.padEnd(12)} ${n.role.padEnd(13)} ${n.phase.padEnd(8)} boots ${n.boots}  ${where.padEnd(28)} ${heard}\n${problem}`;
+  const claims = n.claims.map((c) => `  ${''.padEnd(12)} ${claimLine(n.hostname, c)}\n`).join('');
+  return `  ${n.hostname.padEnd(12)} ${n.role.padEnd(13)} ${n.phase.padEnd(8)} boots ${n.boots}  ${where.padEnd(28)} ${heard}\n${problem}${claims}`;
 }
 
 /** imgforge status: what a running `imgforge serve` knows of each node, and who asked unknown. */
