@@ -74,7 +74,7 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--force', 'build even when check finds errors', false)
     .option('--generic <board>', 'one image for every node of this board, which takes its seed from imgforge serve (see --seed-url)')
     .option('--seed-url <url>', 'with --generic: the seed server as nodes reach it, ending in / (http://192.168.1.5:8080/)')
-    .addOption(new Option('--match <id>', 'with --generic: what names a machine to the seed server (default mac)').choices(['mac', 'uuid', 'serial']))
+    .addOption(new Option('--match <id>', 'with --generic: what names a machine to the seed server (default mac; lan: its MAC as the server\'s neighbour table sees it)').choices(['mac', 'uuid', 'serial', 'lan']))
     .option('--seed-ca <file>', 'with --generic and an https --seed-url: the certificate nodes trust for the seed server (its issuer, or itself)')
     .option('--json', 'machine-readable output')
     .action(async (targets: string[], _o, cmd: Command) => done(await (await commands.build()).buildCommand(targets, { ...globals(cmd), ...cmd.opts<BuildFlags>() }, io)));

@@ -80,6 +80,14 @@ export function serveApp(deps: ServeDeps): Hono<ServeEnv> {
   app.get('/nodes/:host/:file', (c) => sendFile(c, 'hostname', c.req.param('host'), undefined, c.req.param('file')));
   app.get('/nodes/:host/:enrolment/:file', (c) => sendFile(c, 'hostname', c.req.param('host'), c.req.param('enrolment'), c.req.param('file')));
   for (const by of ['mac', 'serial', 'uuid'] as const) app.get(`/by-${by}/:value/:file`, (c) => sendFile(c, by, c.req.param('value')!, undefined, c.req.param('file')!));
+  // The requester named by its MAC in this host's neighbour table (/proc/net/arp): a machine on the
+  // server's own LAN, which needs to put nothing in the URL. Behind a router or NAT there is no entry.
+  app.get('/by-lan/:file', async (c) => {
+    const address = addressOf(c);
+    const mac = await deps.neighbour(address);
+    if (mac === null) return refuse(c, 404, `${address} is not in this host's neighbour table: /by-lan/ names machines on the server's own LAN only`);
+    return sendFile(c, 'mac', mac, undefined, c.req.param('file'));
+  });
 
   const maxSize = plan.options.limits.bodyBytes;
   const limit = bodyLimit({ maxSize, onError: (c) => refuse(c as Context<ServeEnv>, 413, `the body is larger than ${maxSize} bytes`) });

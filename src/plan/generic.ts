@@ -6,9 +6,12 @@
  */
 import type { RuntimeSet } from '../render/runtime.ts';
 
-/** Which identifier of the machine names it in the seed URL (the server's /by-<match>/ routes). */
-export type SeedMatch = 'mac' | 'uuid' | 'serial';
-export const SEED_MATCHES: readonly SeedMatch[] = ['mac', 'uuid', 'serial'];
+/**
+ * Which identifier of the machine names it in the seed URL (the server's /by-<match>/ routes);
+ * `lan`: none, the server reads the requester's MAC from its neighbour table.
+ */
+export type SeedMatch = 'mac' | 'uuid' | 'serial' | 'lan';
+export const SEED_MATCHES: readonly SeedMatch[] = ['mac', 'uuid', 'serial', 'lan'];
 
 export interface GenericRequest {
   readonly board: string;

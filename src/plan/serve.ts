@@ -99,6 +99,8 @@ export const ROUTES: readonly RouteDoc[] = [
     what: 'the enrolled seed: its bundle URL sits here, so the bootstrap fetches imgforge-secrets.tar from here (over https)' },
   { method: 'GET', path: '/by-mac/<mac>/<file>', needs: 'nothing',
     what: 'the open seed of the node with this MAC (aa:bb:.., aa-bb-.. or aabb..: U-Boot ${ethaddr}, iPXE ${mac})' },
+  { method: 'GET', path: '/by-lan/<file>', needs: 'nothing',
+    what: 'the open seed of the node whose MAC this host\'s neighbour table gives the requester\'s address (same LAN, no router or NAT between)' },
   { method: 'GET', path: '/by-serial/<serial>/<file>', needs: 'nothing',
     what: 'the open seed of the node with this SMBIOS serial (cloud-init __dmi.system-serial-number__)' },
   { method: 'GET', path: '/by-uuid/<uuid>/<file>', needs: 'nothing',

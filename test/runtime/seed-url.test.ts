@@ -76,6 +76,12 @@ test('by SMBIOS UUID (lower case, as the server matches) and by serial; https an
   assert.equal(seedfrom(s), 'http://192.168.1.5:8080/by-serial/SN-0042/');
 });
 
+test('by LAN: no identifier in the URL, the server reads the MAC from its neighbour table', () => {
+  const root = scratch('lan');
+  assert.equal(run(root).status, 0);
+  assert.equal(seedfrom(root), 'http://192.168.1.5:8080/by-lan/');
+});
+
 test('what cannot name the machine is refused with the reason, and no file is written', () => {
   for (const [value, what] of [['To Be Filled By O.E.M.', 'space'], ['a/b', 'slash'], ['a\\b', 'backslash'], ['x#1', 'hash'], ['', 'empty']] as const) {
     const root = scratch('serial');

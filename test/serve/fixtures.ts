@@ -35,13 +35,13 @@ export interface TestServer {
 
 /** Serve a plan (with other limits, another state folder or a clock) on an ephemeral port. */
 export async function serveTest(plan: ServePlan, opts: { limits?: Partial<ServeLimits>; stateDir?: string; staleAfterSeconds?: number; now?: () => number; tls?: TlsFiles;
-  approveFirst?: boolean } = {}): Promise<TestServer> {
+  approveFirst?: boolean; neighbour?: (address: string) => Promise<string | null> } = {}): Promise<TestServer> {
   const stateDir = opts.stateDir ?? tempDir('imgforge-serve-state-');
   const p: ServePlan = { ...plan, options: { ...plan.options, stateDir, limits: { ...plan.options.limits, ...opts.limits }, staleAfterSeconds: opts.staleAfterSeconds ?? plan.options.staleAfterSeconds,
     approveFirst: opts.approveFirst ?? plan.options.approveFirst } };
   const state = await ServeState.open(stateDir, p.nodes.map((n) => n.hostname), p.options.limits.unknownMax);
   const logs: LogRecord[] = [];
-  const running = await startServe({ plan: p, state, log: (r) => logs.push(r), now: opts.now ?? Date.now, neighbour: async () => null,
+  const running = await startServe({ plan: p, state, log: (r) => logs.push(r), now: opts.now ?? Date.now, neighbour: opts.neighbour ?? (async () => null),
     enrolments: (await preparedOnce()).enrolments }, opts.tls ?? null);
   return { base: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${running.port}`, port: running.port, stateDir, logs, running, close: () => running.close(500) };
 }

@@ -1,8 +1,8 @@
 // One generic image, two machines: both boot the same `build --generic` image under QEMU against
 // `imgforge serve` on this host (https, its certificate's issuer baked in with --seed-ca) and each
 // comes up as its own node, named by its MAC: its seed, a claim for its secrets (approved by
-// --approve-first), its first boot complete as the server hears it. Minutes under TCG:
-// `npm run test:all` (IMGFORGE_BOOT_TESTS=1), not CI's boot suite.
+// --approve-first), its first boot complete as the server hears it. About 3 minutes under TCG:
+// CI's boot suite (CI=true) and `npm run test:all`.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -16,12 +16,12 @@ import { createOverlay, requireFirmware } from '../../src/tools/qemu.ts';
 import { freePort, sshRun } from '../../src/tools/ssh.ts';
 import { Agent, fetch } from 'undici';
 
-const enabled = process.env['IMGFORGE_BOOT_TESTS'] === '1';
+const enabled = process.env['CI'] === 'true' || process.env['IMGFORGE_BOOT_TESTS'] === '1';
 const CACHE = process.env['IMGFORGE_CACHE_DIR'] ?? join(ROOT, '.cache/imgforge');
 // The boot-test fixture's two nodes (test/fixtures/qemu.config.mjs), told apart by their MACs only.
 const MACHINES = [{ node: 'vm1', mac: '52:54:00:12:34:56', address: '10.0.2.15/24' }, { node: 'vm2', mac: '52:54:00:12:34:57', address: '10.0.2.16/24' }];
 
-describe('a generic image boots as two nodes against imgforge serve', { skip: !enabled && 'set IMGFORGE_BOOT_TESTS=1 (npm run test:all)', concurrency: false }, () => {
+describe('a generic image boots as two nodes against imgforge serve', { skip: !enabled && 'set IMGFORGE_BOOT_TESTS=1 (CI runs it)', concurrency: false }, () => {
   const dir = tempDir('imgforge-generic-boot-');
   let config = '', key = '', image = '', port = 0, ca = '';
   let server: ChildProcess | undefined;
