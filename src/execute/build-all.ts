@@ -8,7 +8,7 @@ import { selectNodes } from '../plan/targets.ts';
 import { expiredTokens, secretsFor } from '../secrets/ensure.ts';
 import { readBlobs } from '../base/blobs.ts';
 import { buildNode, type Artifact, type BuildOptions } from './build.ts';
-import { PendingOutputs } from './image/outputs.ts';
+import { discardOnSignal, PendingOutputs } from './image/outputs.ts';
 
 export interface BuildAllOptions extends Omit<BuildOptions, 'onStep'> {
   readonly inputs: PlanInputs;
@@ -30,12 +30,7 @@ export interface BuildAllOptions extends Omit<BuildOptions, 'onStep'> {
  */
 export async function buildAll(cluster: Cluster, targets: readonly string[], opts: BuildAllOptions): Promise<Artifact[]> {
   const outputs = new PendingOutputs();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    outputs.discardSync();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopListening = discardOnSignal(outputs);
   let bar: SingleBar | undefined;
   const say = (text: string): void => { bar?.stop(); bar = undefined; opts.say?.(text); };
   const artifacts: Artifact[] = [];
@@ -70,8 +65,7 @@ export async function buildAll(cluster: Cluster, targets: readonly string[], opt
     throw e;
   } finally {
     bar?.stop();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stopListening();
   }
   return artifacts;
 }

@@ -9,7 +9,7 @@ import { planImage } from '../plan/image.ts';
 import { secretsFor } from '../secrets/ensure.ts';
 import type { BuildAllOptions } from './build-all.ts';
 import { buildImage, type Artifact } from './build.ts';
-import { PendingOutputs } from './image/outputs.ts';
+import { discardOnSignal, PendingOutputs } from './image/outputs.ts';
 
 /**
  * Build one generic image for a board (docs/serve.md, "Generic images"): the board's base laid
@@ -23,12 +23,7 @@ export async function buildGeneric(cluster: Cluster, req: GenericRequest, opts: 
   if (!node) throw imgforgeError('UnknownTarget', { target: req.board, known: [...new Set(cluster.nodes.map((n) => n.config.board))].join(', ') });
   const name = genericName(req.board);
   const outputs = new PendingOutputs();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    outputs.discardSync();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopListening = discardOnSignal(outputs);
   try {
     await outputs.sweep(opts.out);
     const secrets = await secretsFor(cluster, { create: true, say: opts.say });
@@ -53,7 +48,6 @@ export async function buildGeneric(cluster: Cluster, req: GenericRequest, opts: 
     await outputs.discard();
     throw e;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stopListening();
   }
 }

@@ -102,3 +102,20 @@ export async function compress(src: string, dest: string, kind: 'zstd' | 'xz'): 
   }
   await xzCompress(src, dest);
 }
+
+/**
+ * Ctrl-C or SIGTERM while a build writes: what is unfinished goes, and the process ends as the
+ * signal would (130, 143). Returns what stops listening once the build is over.
+ */
+export function discardOnSignal(outputs: PendingOutputs): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    outputs.discardSync();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+}
