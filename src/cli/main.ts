@@ -73,9 +73,9 @@ function program(io: Io, done: (code: number) => void): Command {
     .option('--cache-dir <dir>', 'where verified bases are kept (default: $XDG_CACHE_HOME/imgforge)')
     .option('--force', 'build even when check finds errors', false)
     .option('--generic <board>', 'one image for every node of this board, which takes its seed from imgforge serve (see --seed-url)')
-    .option('--seed-url <url>', 'with --generic: the seed server as nodes reach it, ending in / (http://192.168.1.5:8080/)')
+    .option('--seed-url <url>', 'with --generic: the seed server\'s https URL as nodes reach it, ending in / (https://192.168.1.5:8443/)')
     .addOption(new Option('--match <id>', 'with --generic: what names a machine to the seed server (default mac; lan: its MAC as the server\'s neighbour table sees it)').choices(['mac', 'uuid', 'serial', 'lan']))
-    .option('--seed-ca <file>', 'with --generic and an https --seed-url: the certificate nodes trust for the seed server (its issuer, or itself)')
+    .option('--seed-ca <file>', 'with --generic: the certificate nodes trust for the seed server (its issuer, or itself), when the base does not')
     .option('--json', 'machine-readable output')
     .action(async (targets: string[], _o, cmd: Command) => done(await (await commands.build()).buildCommand(targets, { ...globals(cmd), ...cmd.opts<BuildFlags>() }, io)));
   cli.command('flash').description('write an image (or a node\'s, built if missing) to a drive or file: only its mapped blocks, checked as read, the final partition table for the drive\'s size, then read back')

@@ -15,7 +15,7 @@ export const SEED_MATCHES: readonly SeedMatch[] = ['mac', 'uuid', 'serial', 'lan
 
 export interface GenericRequest {
   readonly board: string;
-  /** The seed server's base URL as nodes reach it, ending in "/" (`imgforge serve --url`). */
+  /** The seed server's https URL as nodes reach it, ending in "/" (`imgforge serve --url`). */
   readonly seedUrl: string;
   readonly match: SeedMatch;
   /**
@@ -42,8 +42,8 @@ export interface RootLink {
 export const genericName = (board: string): string => `generic-${board}`;
 
 /**
- * Why a seed URL cannot be used, as a sentence; null when it can. cloud-init before 23.1 appends
- * "meta-data" to seedfrom as it is, so the trailing "/" is required
+ * Why a seed URL cannot be used, as a sentence; null when it can. https only (claims); cloud-init
+ * before 23.1 appends "meta-data" to seedfrom as it is, so the trailing "/" is required
  * (../shared/reference/seed-server-and-flash.md §A.3).
  */
 export function seedUrlProblem(url: string): string | null {
@@ -53,7 +53,9 @@ export function seedUrlProblem(url: string): string | null {
   } catch {
     return `"${url}" is not a URL`;
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `"${url}" is not an http or https URL`;
+  // Every node has secrets (a worker its bootstrap token), which it claims from the server once
+  // booted; the answer is a secret, and imgforge sends none over plain http (the node refuses too).
+  if (u.protocol !== 'https:') return `"${url}" is not https: a node of a generic image claims its secrets from the seed server, and secrets never travel over plain http`;
   if (u.search || u.hash) return `"${url}" has a query or fragment; nodes append paths to it`;
   if (!url.endsWith('/')) return `"${url}" must end in "/" (cloud-init before 23.1 appends file names as they are)`;
   if (/[\s"'\\]/.test(url)) return `"${url}" holds a space, quote or backslash`;

@@ -11,7 +11,7 @@ import { loadRuntime } from '../../src/render/runtime.ts';
 import { genericRootFiles, SEED_CA } from '../../src/plan/generic.ts';
 
 const MINIMAL = join(ROOT, 'test/fixtures/minimal.config.mjs');
-const URL_ = 'http://192.168.50.5:8080/';
+const URL_ = 'https://192.168.50.5:8443/';
 
 describe('build --generic from an Ubuntu-cloud-image-shaped base', { concurrency: false }, () => {
   let dir = '', base = '', out = '', img = '', rootAt = 0;
@@ -45,7 +45,7 @@ describe('build --generic from an Ubuntu-cloud-image-shaped base', { concurrency
       assert.match(st, new RegExp(`Mode:\\s+0${f.mode.toString(8)}`), `${f.path}: ${st.split('\n')[0]}`);
       assert.match(st, /User:\s+0\s+Group:\s+0/, f.path);
     }
-    assert.match(extCat(img, rootAt, '/etc/imgforge/seed.conf'), /^SEED_URL='http:\/\/192\.168\.50\.5:8080\/'$/m);
+    assert.match(extCat(img, rootAt, '/etc/imgforge/seed.conf'), /^SEED_URL='https:\/\/192\.168\.50\.5:8443\/'$/m);
     const link = run('debugfs', ['-R', `stat ${links[0]!.path}`, `${img}?offset=${rootAt}`]);
     assert.match(link, /Type: symlink/);
     assert.match(link, /Fast link dest: "\/etc\/systemd\/system\/imgforge-seed-url\.service"/);
@@ -88,12 +88,12 @@ describe('build --generic from an Ubuntu-cloud-image-shaped base', { concurrency
   test('bad flags: exit 2 naming the flag, nothing built', async () => {
     const cases: [string[], RegExp][] = [
       [['--generic', 'x86'], /--generic needs --seed-url/],
-      [['--generic', 'x86', '--seed-url', 'http://192.168.50.5:8080'], /--seed-url: .* must end in "\/"/],
-      [['--generic', 'x86', '--seed-url', 'ftp://seed/'], /--seed-url: .* not an http or https URL/],
+      [['--generic', 'x86', '--seed-url', 'https://192.168.50.5:8443'], /--seed-url: .* must end in "\/"/],
+      [['--generic', 'x86', '--seed-url', 'http://192.168.50.5:8080/'], /--seed-url: .* is not https: a node of a generic image claims its secrets/],
+      [['--generic', 'x86', '--seed-url', 'ftp://seed/'], /--seed-url: .* is not https/],
       [['--generic', 'x86', '--seed-url', URL_, 'n1'], /takes no targets/],
       [['--generic', 'x86', '--seed-url', URL_, '--disk-size', '1TB'], /--disk-size does not apply/],
       [['n1', '--seed-url', URL_], /are for --generic images/],
-      [['--generic', 'x86', '--seed-url', URL_, '--seed-ca', MINIMAL], /--seed-ca is for an https --seed-url/],
       [['--generic', 'x86', '--seed-url', 'https://seed.lan/', '--seed-ca', MINIMAL], /--seed-ca .*minimal\.config\.mjs: not a certificate/],
       [['--generic', 'x86', '--seed-url', 'https://seed.lan/', '--seed-ca', join(ROOT, 'nonexistent.pem')], /--seed-ca .*nonexistent\.pem: ENOENT/],
       [['--generic', 'odroid-m1', '--seed-url', URL_], /odroid-m1/],

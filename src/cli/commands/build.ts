@@ -50,10 +50,9 @@ export async function buildCommand(targets: string[], opts: GlobalOptions & Buil
   if (opts.generic !== undefined) {
     if (targets.length > 0) throw imgforgeError('BadFlag', { detail: `--generic builds one board's image; it takes no targets (${targets.join(' ')})` });
     if (diskSize !== undefined) throw imgforgeError('BadFlag', { detail: '--generic images are compact: each drive gets its layout at first boot or from imgforge flash, so --disk-size does not apply' });
-    if (opts.seedUrl === undefined) throw imgforgeError('BadFlag', { detail: '--generic needs --seed-url: where the seed server is, as nodes reach it (http://192.168.1.5:8080/)' });
+    if (opts.seedUrl === undefined) throw imgforgeError('BadFlag', { detail: '--generic needs --seed-url: where the seed server is, as nodes reach it (https://192.168.1.5:8443/)' });
     const problem = seedUrlProblem(opts.seedUrl);
     if (problem) throw imgforgeError('BadFlag', { detail: `--seed-url: ${problem}` });
-    if (opts.seedCa !== undefined && !opts.seedUrl.startsWith('https:')) throw imgforgeError('BadFlag', { detail: '--seed-ca is for an https --seed-url' });
   } else if (opts.seedUrl !== undefined || opts.match !== undefined || opts.seedCa !== undefined) {
     throw imgforgeError('BadFlag', { detail: '--seed-url, --match and --seed-ca are for --generic images' });
   }
