@@ -42,6 +42,7 @@ function cniOf(cluster: Cluster, n: ResolvedNode, sources: PackageSources): Asse
     apiServer: { host: c.controlPlaneEndpoint.vip, port: c.controlPlaneEndpoint.port },
     tool: { name: cilium ? 'cilium' : 'helm', ...release(cluster, cilium ? sources.cni.ciliumCli : sources.cni.helm, archOf(n)) },
     repository: mirrored(cluster, cilium ? sources.cni.ciliumRepository : sources.cni.calicoRepository),
+    downloadsMirror: c.mirrors.downloads?.replace(/\/$/, '') ?? null,
     // A version without a pinned digest is refused by check (gateway-api-version); none is planned.
     gatewayApi: g && gw ? { url: mirrored(cluster, sources.gatewayApi.url.replaceAll('{version}', g.version).replaceAll('{channel}', g.channel)), sha256: gw } : null,
   };

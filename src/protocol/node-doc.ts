@@ -80,6 +80,11 @@ const Assembly = z.strictObject({
     tool: z.strictObject({ name: z.enum(['cilium', 'helm']), url: Url, sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
     /** The plugin's Helm repository. */
     repository: Url,
+    /**
+     * The downloads mirror (`cluster.mirrors.downloads`), or null: a chart archive the repository's
+     * index names by an absolute URL (Tigera's name GitHub releases) is fetched through it.
+     */
+    downloadsMirror: Url.nullable(),
     gatewayApi: z.strictObject({ url: Url, sha256: z.string().regex(/^[0-9a-f]{64}$/) }).nullable(),
   }).nullable(),
   /** Kubernetes packages; null on an external etcd node. */

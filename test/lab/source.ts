@@ -96,7 +96,9 @@ export function buildLabSource(kubernetesVersion: string): { dir: string; finger
   // holds linux-amd64/helm, as get.helm.sh's does), pinned by their digests.
   releaseTarball(dir, pins.cni.ciliumCli, 'cilium', 'cilium');
   releaseTarball(dir, pins.cni.helm, 'helm', 'linux-amd64/helm');
-  calicoChartRepository(join(dir, 'downloads', pins.cni.calicoRepository.replace(/^https:\/\//, '')));
+  // Tigera's index names each archive by its GitHub release URL (projectcalico/calico#5143): the
+  // archives sit at that URL's path under downloads/, where only the downloads mirror reaches them.
+  calicoChartRepository(join(dir, 'downloads', pins.cni.calicoRepository.replace(/^https:\/\//, '')), { dir: join(dir, 'downloads', CALICO_RELEASES.replace(/^https:\/\//, '')), url: CALICO_RELEASES });
   // The Gateway API CRDs of every pinned standard-channel version, at the release's path, pinned by digest.
   const gw = pins.gatewayApi;
   for (const version of Object.keys(gw.sha256.standard)) {
@@ -128,8 +130,10 @@ function releaseTarball(dir: string, tool: Tool, standin: string, inside: string
 
 /** Calico's chart repository as Tigera's is laid out (index.yaml, tigera-operator-<version>.tgz) with every version the tests name. */
 export const CALICO_CHART_VERSIONS = ['v3.32.1'];
+const CALICO_RELEASES = 'https://github.com/projectcalico/calico/releases/download';
 
-export function calicoChartRepository(repo: string): void {
+/** `releases`: the archives in <dir>/<version>/, named in the index by <url>/<version>/<file> as Tigera's are; else beside the index, named relatively. */
+export function calicoChartRepository(repo: string, releases?: { dir: string; url: string }): void {
   mkdirSync(repo, { recursive: true });
   const entries = CALICO_CHART_VERSIONS.map((version) => {
     const stage = tempDir('imgforge-chart-');
@@ -143,8 +147,10 @@ export function calicoChartRepository(repo: string): void {
         versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }] },
     }));
     const file = `tigera-operator-${version}.tgz`;
-    run('tar', ['-czf', join(repo, file), '-C', stage, 'tigera-operator']);
-    return { name: 'tigera-operator', version, appVersion: version, urls: [file], digest: sha256(join(repo, file)) };
+    const at = releases ? join(releases.dir, version) : repo;
+    mkdirSync(at, { recursive: true });
+    run('tar', ['-czf', join(at, file), '-C', stage, 'tigera-operator']);
+    return { name: 'tigera-operator', version, appVersion: version, urls: [releases ? `${releases.url}/${version}/${file}` : file], digest: sha256(join(at, file)) };
   });
   writeFileSync(join(repo, 'index.yaml'), stringify({ apiVersion: 'v1', entries: { 'tigera-operator': entries } }));
 }

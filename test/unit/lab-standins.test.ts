@@ -142,7 +142,7 @@ test('the API server stand-in keeps every one of many concurrent patches to one 
   }
 });
 
-test('the helm stand-in installs Calico\'s operator chart from a chart repository by the index\'s digest, and refuses an archive that is not it', { skip: tools('python3', 'openssl', 'etcd') }, async () => {
+test('the helm stand-in installs Calico\'s operator chart from a chart repository by the index\'s digest or from its packaged file, and refuses an archive that is not the index\'s', { skip: tools('python3', 'openssl', 'etcd') }, async () => {
   const { dir, api, admin, kubeconfig, stop } = await apiWithEtcd();
   const repo = join(dir, 'charts');
   calicoChartRepository(repo);
@@ -155,7 +155,7 @@ test('the helm stand-in installs Calico\'s operator chart from a chart repositor
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/charts`;
   const calls = join(dir, 'helm-calls.jsonl');
   const helm = (...extra: string[]) => new Promise<{ code: number | null; out: string }>((resolve) => {
-    const p = spawn('python3', [join(ROOT, 'test/lab/standins/helm'), 'upgrade', '--install', 'calico', 'tigera-operator', '--repo', url, ...extra,
+    const p = spawn('python3', [join(ROOT, 'test/lab/standins/helm'), 'upgrade', '--install', 'calico', ...(extra[0]?.endsWith('.tgz') ? extra : ['tigera-operator', '--repo', url, ...extra]),
       '--namespace', 'tigera-operator', '--create-namespace', '--set', 'installation.calicoNetwork.ipPools[0].cidr=10.244.0.0/16'],
     { env: { ...process.env, KUBECONFIG: kubeconfig, PYTHONPATH: join(ROOT, 'test/lab/standins'), IMGFORGE_STANDIN_CALLS: calls } });
     let out = '';
@@ -172,14 +172,18 @@ test('the helm stand-in installs Calico\'s operator chart from a chart repositor
     assert.equal((await read('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/installations.operator.tigera.io')).status?.conditions[0]?.type, 'Established', 'the chart\'s CRD first');
     assert.equal((await get(api, '/apis/apps/v1/namespaces/tigera-operator/deployments/tigera-operator', admin)).status, 200);
     assert.equal((await read('/api/v1/namespaces/tigera-operator/secrets/sh.helm.release.v1.calico.v1')).type, 'helm.sh/release.v1', 'the release kept as helm 3 keeps it');
-    // The archive changed after the index was made: refused, nothing installed for it.
+    // The packaged chart, as the cni stage passes it once it has checked the archive itself.
     const tgz = join(repo, `tigera-operator-${CALICO_CHART_VERSIONS[0]}.tgz`);
+    const file = await helm(tgz);
+    assert.equal(file.code, 0, file.out);
+    // The archive changed after the index was made: refused, nothing installed for it.
     writeFileSync(tgz, Buffer.concat([readFileSync(tgz), Buffer.from([0])]));
     const bad = await helm('--version', CALICO_CHART_VERSIONS[0]!);
     assert.equal(bad.code, 1);
     assert.match(bad.out, /does not match the digest of tigera-operator/);
-    const outcomes = readFileSync(calls, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { outcome: string }).outcome);
-    assert.deepEqual(outcomes, ['refused', 'ok', 'refused']);
+    const recorded = readFileSync(calls, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { outcome: string; chart?: string; version?: string });
+    assert.deepEqual(recorded.map((r) => r.outcome), ['refused', 'ok', 'ok', 'refused']);
+    assert.deepEqual([recorded[2]!.chart, recorded[2]!.version], ['tigera-operator', CALICO_CHART_VERSIONS[0]], 'the packaged chart named by its Chart.yaml');
   } finally {
     http.close();
     stop();

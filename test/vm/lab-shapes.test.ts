@@ -3,7 +3,7 @@
 // - seed 001's: keepalived with HAProxy on the control plane (the endpoint the VIP at HAProxy's
 //   port 8443, the API server behind it on 6443) and Calico by Tigera's operator chart through
 //   Helm (the helm stand-in from its pinned release tarball, the chart from the source's chart
-//   repository by the index's digest);
+//   repository by the index's digest, its archive at its GitHub release path through the downloads mirror);
 // - kube-vip holding the VIP (the stand-in run by the kubelet stand-in from kube-vip's static pod,
 //   leader election on its Lease) with seed 004's external etcd (Debian's real etcd on a node of
 //   role etcd, which the API server keeps the cluster in).
@@ -84,7 +84,9 @@ describe('lab: keepalived with HAProxy and Calico (seed 001\'s shape) form', { s
     await joinedThrough('10.0.2.100:8443');
     const served = readFileSync(join(s.lab, 'source.log'), 'utf8');
     assert.match(served, /GET \/downloads\/get\.helm\.sh\/helm-v[\d.]+-linux-amd64\.tar\.gz 200/);
-    assert.match(served, /GET \/downloads\/docs\.tigera\.io\/calico\/charts\/tigera-operator-v3\.32\.1\.tgz 200/);
+    // The index as Tigera's names the archive by its GitHub release URL: fetched through the downloads mirror.
+    assert.match(served, /GET \/downloads\/docs\.tigera\.io\/calico\/charts\/index\.yaml 200/);
+    assert.match(served, /GET \/downloads\/github\.com\/projectcalico\/calico\/releases\/download\/v3\.32\.1\/tigera-operator-v3\.32\.1\.tgz 200/);
   });
 });
 

@@ -6,7 +6,7 @@
 # pod network. Cilium with its CLI (cilium install --version, as kubespray does), replacing
 # kube-proxy when the config says so, its agents reaching the API at the VIP (kubeproxy-free.rst);
 # Calico with Tigera's operator chart through Helm. Every file downloaded is accepted only with
-# its pinned SHA-256.
+# its pinned SHA-256, the chart archive with the one its repository's index gives it.
 # shellcheck source-path=SCRIPTDIR/.. source=lib-kube.sh
 . "$IMGFORGE_LIB/lib-kube.sh"
 
@@ -14,6 +14,8 @@ PLUGIN=$IMGFORGE_ASSEMBLY_CNI_PLUGIN
 VERSION=${IMGFORGE_ASSEMBLY_CNI_VERSION:-}
 GATEWAY_URL=${IMGFORGE_ASSEMBLY_CNI_GATEWAY_API_URL:-}
 TOOL=$IMGFORGE_ASSEMBLY_CNI_TOOL_NAME
+REPOSITORY=${IMGFORGE_ASSEMBLY_CNI_REPOSITORY%/}
+MIRROR=${IMGFORGE_ASSEMBLY_CNI_DOWNLOADS_MIRROR:-}
 BIN=$ROOT/usr/local/bin
 
 gateway_ok() {
@@ -39,6 +41,31 @@ fetch() {
   curl -fsSL --retry 3 --max-time 600 -o "$3" "$1" || die "could not download $1"
   got=$(sha256sum "$3" | cut -d' ' -f1)
   [ "$got" = "$2" ] || { rm -f "$3"; fatal "$1 has SHA-256 $got, not the pinned $2"; }
+}
+
+# chart_archive FILE: the tigera-operator chart at the config's version, taken as helm takes it from
+# a repository (Helm's chart_repository.md: index.yaml names each version's archive and its
+# SHA-256 digest) but fetched here, because Tigera's index names its archives by absolute GitHub
+# release URLs (projectcalico/calico#5143) that `helm --repo` would fetch past any mirror. An
+# absolute URL goes through the downloads mirror when the config names one (<mirror>/<host>/<path>,
+# as every release file); a relative one is the repository's.
+chart_archive() {
+  index=$RUN_DIR/index.yaml
+  curl -fsSL --retry 3 --max-time 120 -o "$index" "$REPOSITORY/index.yaml" || die "could not download $REPOSITORY/index.yaml"
+  # cloud-init depends on python3-yaml: wherever a seed is read, this parser is there.
+  entry=$(python3 -c 'import sys, yaml
+index = yaml.safe_load(open(sys.argv[1])) or {}
+for e in (index.get("entries") or {}).get("tigera-operator") or []:
+    if e.get("version") == sys.argv[2] and e.get("urls") and e.get("digest"):
+        print(e["digest"], e["urls"][0])
+        break' "$index" "v$VERSION") || fatal "$REPOSITORY/index.yaml is not a chart repository's index"
+  [ -n "$entry" ] || fatal "no tigera-operator v$VERSION with a digest in $REPOSITORY/index.yaml"
+  url=${entry#* }
+  case $url in
+    http://* | https://*) [ -z "$MIRROR" ] || url=$MIRROR/${url#*://} ;;
+    *) url=$REPOSITORY/$url ;;
+  esac
+  fetch "$url" "${entry%% *}" "$1"
 }
 
 # The installer (cilium or helm) from its release archive, once; its digest is remembered beside it.
@@ -74,9 +101,12 @@ stage_apply() {
       --set "ipam.operator.clusterPoolIPv4PodCIDRList={$IMGFORGE_ASSEMBLY_CNI_POD_CIDR}"
     [ "$IMGFORGE_ASSEMBLY_CNI_KUBE_PROXY_REPLACEMENT" != 1 ] || set -- "$@" --set kubeProxyReplacement=true
     [ -z "$GATEWAY_URL" ] || set -- "$@" --set gatewayAPI.enabled=true
-    cilium install ${VERSION:+--version "$VERSION"} --repository "$IMGFORGE_ASSEMBLY_CNI_REPOSITORY" "$@" || die "cilium install failed"
+    cilium install ${VERSION:+--version "$VERSION"} --repository "$REPOSITORY" "$@" || die "cilium install failed"
   else
-    helm upgrade --install calico tigera-operator --repo "$IMGFORGE_ASSEMBLY_CNI_REPOSITORY" --version "v$VERSION" \
+    have python3:python3-yaml
+    mkdir -p "$RUN_DIR"
+    chart_archive "$RUN_DIR/tigera-operator.tgz"
+    helm upgrade --install calico "$RUN_DIR/tigera-operator.tgz" \
       --namespace tigera-operator --create-namespace \
       --set "installation.calicoNetwork.ipPools[0].cidr=$IMGFORGE_ASSEMBLY_CNI_POD_CIDR" || die "helm install of Calico failed"
   fi
