@@ -10,18 +10,25 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { parseEvents, type Event } from '../src/protocol/events.ts';
 import { buildLabSource } from '../test/lab/source.ts';
 import { ROOT, tempDir } from '../test/helpers.ts';
+import { median } from './bench/median.ts';
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-};
-const runs = Number(arg('runs', '3'));
-const cacheDir = arg('cache-dir', join(ROOT, '.cache/imgforge'));
-const memory = arg('memory', '1280');
-const report = arg('report', '');
+const { values: flags } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    'cache-dir': { type: 'string', default: join(ROOT, '.cache/imgforge') },
+    memory: { type: 'string', default: '1280' },
+    report: { type: 'string', default: '' },
+  },
+});
+const runs = Number(flags.runs);
+const cacheDir = flags['cache-dir'];
+const memory = flags.memory;
+const report = flags.report;
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs takes a whole number, not "${flags.runs}"`);
 const NODES = ['cp01', 'cp02', 'worker01', 'worker02', 'worker03'];
 
 const work = tempDir('imgforge-bench-lab-');
@@ -30,7 +37,6 @@ const config = join(work, 'images.config.mjs');
 writeFileSync(config, `import root from ${JSON.stringify(join(ROOT, 'images.config.ts'))};\nexport default { ...root, nodes: root.nodes.filter((n) => n.hostname !== 'worker04') };\n`);
 const lab = join(work, '.imgforge', 'lab');
 const source = buildLabSource('1.35.3');
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 const log = (t: string): void => { process.stderr.write(`[bench-lab] ${t}\n`); };
 
 function imgforge(args: string[], onLine?: (line: string) => void): Promise<number> {
@@ -112,8 +118,8 @@ async function one(i: number): Promise<Run> {
   const phases: Record<string, number[]> = {};
   for (const host of NODES) {
     const events = parseEvents(readFileSync(join(lab, `${host}.events`), 'utf8')).events;
-    const report = events.findLast((e) => e.stage === 'complete' && e.state === 'ok') ?? events.at(-1);
-    if (report) nodeDone[host] = (Date.parse(report.time) - t0) / 1000;
+    const done = events.findLast((e) => e.stage === 'complete' && e.state === 'ok') ?? events.at(-1);
+    if (done) nodeDone[host] = (Date.parse(done.time) - t0) / 1000;
     for (const [s, d] of Object.entries(stageDurations(events))) (stages[s] ??= []).push(d);
     for (const [p, up] of Object.entries(phasesOf(events))) (phases[p] ??= []).push(up);
   }

@@ -82,7 +82,7 @@ const Assembly = z.strictObject({
     repository: Url,
     /**
      * The downloads mirror (`cluster.mirrors.downloads`), or null: a chart archive the repository's
-     * index names by an absolute URL (Tigera's name GitHub releases) is fetched through it.
+     * index names by an absolute URL (Tigera's index names GitHub releases) is fetched through it.
      */
     downloadsMirror: Url.nullable(),
     gatewayApi: z.strictObject({ url: Url, sha256: z.string().regex(/^[0-9a-f]{64}$/) }).nullable(),
